@@ -1,0 +1,34 @@
+"""Locate the data files of ``resources/`` in a source checkout and in an installed wheel.
+
+In the source tree ``resources/`` sits beside ``worker/``; the wheel ships the same files as the
+``linguatune_resources`` package (see pyproject.toml). Both the studio and the worker use this module, which imports
+nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def resources_dir() -> Path:
+    """The folder holding LinguaTune's data files (language catalogue, presets, demo data)."""
+    checkout = Path(__file__).resolve().parent.parent / "resources"
+    if (checkout / "languages.tsv").is_file():
+        return checkout
+    spec = importlib.util.find_spec("linguatune_resources")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            path = Path(location)
+            if (path / "languages.tsv").is_file():
+                return path
+    raise FileNotFoundError(
+        "LinguaTune's resources folder was not found; reinstall the package (pip install linguatune)."
+    )
+
+
+def resource_path(*parts: str) -> Path:
+    """Path of a file inside the resources folder, e.g. ``resource_path("demo", "pairs_ar.tsv")``."""
+    return resources_dir().joinpath(*parts)
