@@ -192,7 +192,7 @@ class EventStream:
             if event.seq > self.last_seq:
                 events.append(event)
                 self.last_seq = event.seq
-        self.offset += start - len(self._pending)
+        self.offset += start  # the buffer began at the old offset
         self._pending = buffer[start:]
         return events
 
