@@ -1,7 +1,384 @@
-"""`linguatune` sub-commands of the remote area."""
+"""`linguatune` sub-commands of the remote area: hosts, launch, jobs, follow, cancel, fetch."""
 
 from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from studio.errors import LinguaTuneError
 
 
 def register(sub) -> None:
     """Add this area's sub-commands to the `linguatune` parser."""
+    hosts = sub.add_parser("hosts", help="manage the hosts jobs run on (SSH, SLURM, this machine)")
+    hsub = hosts.add_subparsers(dest="hosts_command", metavar="ACTION")
+    hosts.set_defaults(func=lambda args: (hosts.print_help(), 2)[1])
+
+    p = hsub.add_parser("list", help="list host profiles")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_hosts_list)
+
+    p = hsub.add_parser("add", help="add (or with --replace, change) a host profile")
+    p.add_argument("name")
+    p.add_argument("--host", default="", help="host name or ~/.ssh/config alias ([user@]host[:port])")
+    p.add_argument("--user")
+    p.add_argument("--port", type=int)
+    p.add_argument("--identity-file")
+    p.add_argument("--proxy-jump")
+    p.add_argument("--proxy-command")
+    p.add_argument("--work-root", default="~/linguatune-jobs")
+    p.add_argument("--python", default="python3", help="remote Python (path or command)")
+    p.add_argument("--venv", help="a venv the studio creates on deploy and runs jobs with")
+    p.add_argument("--launcher", choices=("direct", "slurm", "local"), default="direct")
+    p.add_argument("--gpus", type=int, default=1, dest="gpus_per_node", help="GPUs per node")
+    p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--partition", dest="slurm_partition")
+    p.add_argument("--account", dest="slurm_account")
+    p.add_argument("--time", dest="slurm_time")
+    p.add_argument("--sbatch", action="append", default=[], dest="slurm_extra", metavar="DIRECTIVE",
+                   help="extra sbatch directive, e.g. --sbatch=--qos=high (repeatable)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment variable for commands and jobs on the host (repeatable)")
+    p.add_argument("--use-keyring", action="store_true",
+                   help="read key passphrases / passwords from the system keyring")
+    p.add_argument("--replace", action="store_true")
+    p.set_defaults(func=cmd_hosts_add)
+
+    p = hsub.add_parser("remove", help="remove a host profile")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_hosts_remove)
+
+    p = hsub.add_parser("secret", help="store the key passphrase (or password) of a host in the system keyring")
+    p.add_argument("name")
+    p.add_argument("--password", action="store_true", help="store the login password instead of the passphrase")
+    p.add_argument("--stdin", action="store_true", help="read the secret from standard input, not a prompt")
+    p.set_defaults(func=cmd_hosts_secret)
+
+    p = hsub.add_parser("doctor", help="check Python, worker version, torch/CUDA, GPUs, disk, SLURM on a host")
+    p.add_argument("name")
+    _trust_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_hosts_doctor)
+
+    p = hsub.add_parser("deploy", help="install this exact worker version on a host")
+    p.add_argument("name")
+    p.add_argument("--with-deps", action="store_true", help="also install the worker's dependencies")
+    _trust_arg(p)
+    p.set_defaults(func=cmd_hosts_deploy)
+
+    p = sub.add_parser("launch", help="launch a training job for a plan")
+    p.add_argument("plan", help="plan JSON file (linguatune.plan/1)")
+    p.add_argument("--host", help="host profile name (default: this machine)")
+    p.add_argument("--preset", default="demo", help="training preset (demo, ...)")
+    p.add_argument("--name", default="", help="a name for the job (kept as metadata)")
+    p.add_argument("--nproc", type=int, help="processes per node (default: the profile's GPUs, at least 1)")
+    p.add_argument("--dry-run", action="store_true", help="print the command / sbatch script; launch nothing")
+    _trust_arg(p)
+    p.set_defaults(func=cmd_launch)
+
+    p = sub.add_parser("jobs", help="list launched jobs (from the local registry)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("follow", help="follow a job's events until it ends")
+    p.add_argument("job")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    _trust_arg(p)
+    p.set_defaults(func=cmd_follow)
+
+    p = sub.add_parser("cancel", help="cancel a job (TERM, then KILL after a grace period; scancel)")
+    p.add_argument("job")
+    p.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
+    _trust_arg(p)
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("fetch", help="copy a job's results (scores, predictions, logs) here")
+    p.add_argument("job")
+    p.add_argument("--dest", help="destination folder (default: the user data dir)")
+    p.add_argument("--model", action="store_true", help="also copy the tuned model (large)")
+    _trust_arg(p)
+    p.set_defaults(func=cmd_fetch)
+
+
+def _trust_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust", metavar="SHA256:...", help="trust the host key with exactly this fingerprint")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def connect(profile, trust: str | None = None):
+    """Open a session; an unknown host key is trusted only on an exact --trust match or a yes at a TTY prompt."""
+    from studio.remote.connection import open_session
+    from studio.remote.errors import UnknownHostKeyError
+    from studio.remote.knownhosts import trust_host_key
+
+    try:
+        return open_session(profile)
+    except UnknownHostKeyError as exc:
+        confirmed = False
+        if trust is not None:
+            if trust.strip() != exc.fingerprint:
+                raise LinguaTuneError(
+                    f"The host key of {exc.host} is {exc.fingerprint}, not {trust.strip()}; not trusted.",
+                    field="trust",
+                ) from None
+            confirmed = True
+        elif sys.stdin.isatty() and sys.stderr.isatty():
+            print(f"The host key of {exc.host} is not known: {exc.key_type} {exc.fingerprint}", file=sys.stderr)
+            answer = input("Trust it and connect? Type 'yes' to trust: ").strip().lower()
+            confirmed = answer == "yes"
+        if not confirmed:
+            raise
+        # The key is recorded for the host the key was offered by (the target, or a jump host).
+        host, port = _host_port(exc.host)
+        trust_host_key(host, port, exc.key)
+        print(f"Trusted {exc.host} {exc.fingerprint}.", file=sys.stderr)
+        return connect(profile, trust if trust is None else None)
+
+
+def _host_port(entry: str) -> tuple[str, int]:
+    if entry.startswith("[") and "]:" in entry:
+        host, port = entry[1:].split("]:")
+        return host, int(port)
+    return entry, 22
+
+
+def _profile(name: str | None):
+    from studio.remote.hosts import HostStore, local_profile
+
+    store = HostStore()
+    if not name or (name == "local" and "local" not in store.load()):
+        return local_profile()
+    return store.get(name)
+
+
+def cmd_hosts_list(args) -> int:
+    from studio.remote.hosts import HostStore
+
+    profiles = HostStore().load()
+    if args.json:
+        print(json.dumps([p.to_dict() for p in profiles.values()], indent=1))
+        return 0
+    if not profiles:
+        print("No host profiles yet (add one with `linguatune hosts add NAME --host HOST`).")
+        return 0
+    for p in profiles.values():
+        where = "this machine" if p.launcher == "local" else (
+            f"{p.user + '@' if p.user else ''}{p.host}{':' + str(p.port) if p.port else ''}")
+        jump = f" via {p.proxy_jump}" if p.proxy_jump else ""
+        print(f"{p.name:<16} {p.launcher:<7} {where}{jump}  root={p.work_root}  gpus={p.gpus_per_node}x{p.nodes}")
+    return 0
+
+
+def cmd_hosts_add(args) -> int:
+    from studio.remote.hosts import HostProfile, HostStore
+
+    env = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise LinguaTuneError(f"--env expects NAME=VALUE, got {item!r}.", field="env")
+        env[name] = value
+    profile = HostProfile(
+        name=args.name, host=args.host, user=args.user, port=args.port, identity_file=args.identity_file,
+        proxy_jump=args.proxy_jump, proxy_command=args.proxy_command, work_root=args.work_root,
+        python=args.python, venv=args.venv, launcher=args.launcher, gpus_per_node=args.gpus_per_node,
+        nodes=args.nodes, slurm_partition=args.slurm_partition, slurm_account=args.slurm_account,
+        slurm_time=args.slurm_time, slurm_extra=list(args.slurm_extra), env=env, use_keyring=args.use_keyring,
+    )
+    HostStore().add(profile, replace=args.replace)
+    print(f"Saved host {profile.name}.")
+    return 0
+
+
+def cmd_hosts_remove(args) -> int:
+    from studio.remote.hosts import HostStore
+
+    HostStore().remove(args.name)
+    print(f"Removed host {args.name}.")
+    return 0
+
+
+def cmd_hosts_secret(args) -> int:
+    import getpass
+
+    from studio.remote.connection import store_secret
+    from studio.remote.sshconfig import load_ssh_config, resolve_profile
+
+    profile = _profile(args.name)
+    if not profile.use_keyring:
+        raise LinguaTuneError(
+            f"Host {profile.name} does not use the keyring; add it again with --use-keyring --replace first.",
+            field="use_keyring",
+        )
+    target = resolve_profile(profile, load_ssh_config())
+    if args.password:
+        kind, ident, what = "password", f"{target.user}@{target.hostname}:{target.port}", "password"
+    else:
+        if not target.identity_files:
+            raise LinguaTuneError(f"Host {profile.name} has no identity file to store a passphrase for.",
+                                  field="identity_file")
+        kind, ident, what = "passphrase", target.identity_files[0], f"passphrase of {target.identity_files[0]}"
+    secret = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(f"{what}: ")
+    if not secret:
+        raise LinguaTuneError("An empty secret was not stored.", field=kind)
+    try:
+        store_secret(kind, ident, secret)
+    except Exception as exc:  # keyring backends raise their own types
+        raise LinguaTuneError(f"The system keyring refused the secret ({type(exc).__name__}: {exc}).") from None
+    print(f"Stored the {what} in the system keyring.")
+    return 0
+
+
+def cmd_hosts_doctor(args) -> int:
+    from studio.remote.doctor import doctor
+
+    profile = _profile(args.name)
+    with connect(profile, args.trust) as session:
+        report = doctor(profile, session)
+    if args.json:
+        print(json.dumps({"host": report.host, "ok": report.ok, "facts": report.facts,
+                          "checks": [c.__dict__ for c in report.checks]}, indent=1))
+    else:
+        print(f"{report.host}:")
+        for line in report.lines():
+            print("  " + line)
+    return 0 if report.ok else 1
+
+
+def cmd_hosts_deploy(args) -> int:
+    from studio.remote.doctor import deploy
+
+    profile = _profile(args.name)
+    with connect(profile, args.trust) as session:
+        result = deploy(profile, session, with_deps=args.with_deps)
+    made = " (venv created)" if result.created_venv else ""
+    print(f"Installed {result.wheel} into {result.python}{made}; the host imports worker {result.version}.")
+    return 0
+
+
+def _read_plan(path: str) -> dict:
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LinguaTuneError(f"Cannot read the plan {path}: {exc.strerror}.", field="plan") from None
+    except ValueError as exc:
+        raise LinguaTuneError(f"The plan {path} is not valid JSON ({exc}).", field="plan") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("languages"), list):
+        raise LinguaTuneError(f"The plan {path} has no languages list.", field="languages")
+    return obj
+
+
+def cmd_launch(args) -> int:
+    from studio.remote.launch import LaunchRequest, build_job_spec, launch, plan_languages, preview_launch
+    from studio.remote.registry import JobRegistry
+
+    plan = _read_plan(args.plan)
+    profile = _profile(args.host)
+    request = LaunchRequest(
+        profile, build_job_spec(plan, preset=args.preset, name=args.name), name=args.name,
+        languages=plan_languages(plan), plan=plan, nproc_per_node=args.nproc,
+    )
+    if args.dry_run:
+        preview = preview_launch(request)
+        print(f"# job {preview.job_id} on {profile.name} ({preview.launcher}) in {preview.job_dir}")
+        print(f"# start: {preview.start_command}")
+        print(f"# {preview.script_name}:")
+        print(preview.script, end="" if preview.script.endswith("\n") else "\n")
+        return 0
+    with connect(profile, args.trust) as session, JobRegistry() as registry:
+        job = launch(request, session, registry=registry)
+    extra = f" (SLURM job {job.slurm_job_id})" if job.slurm_job_id else f" (pid {job.pid})" if job.pid else ""
+    print(f"Launched {job.job_id} on {profile.name}{extra}; follow it with `linguatune follow {job.job_id}`.")
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from studio.remote.registry import JobRegistry
+
+    with JobRegistry() as registry:
+        jobs = registry.jobs()
+        if args.json:
+            print(json.dumps([{**j.__dict__, "events": registry.event_count(j.id)} for j in jobs], indent=1))
+            return 0
+        if not jobs:
+            print("No jobs yet.")
+        for j in jobs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))
+            langs = ",".join(item["code"] for item in j.plan_summary.get("languages", []))
+            print(f"{j.id:<40} {j.state:<10} {j.host:<14} {when}  {langs}  {j.name}")
+    return 0
+
+
+def _format_event(event) -> str:
+    data = " ".join(f"{k}={v}" for k, v in event.data.items() if k != "matrix")
+    return f"#{event.seq:<6} {event.kind:<10} {data}"
+
+
+def cmd_follow(args) -> int:
+    from studio.remote.follow import Follower
+    from studio.remote.registry import JobRegistry
+
+    with JobRegistry() as registry:
+        record = registry.find(args.job)
+        profile = _profile(record.host)
+        # Events already cached are shown first (offline history), then the follower resumes after them.
+        for event in registry.events(record.id):
+            print(json.dumps(event.to_dict()) if args.json else _format_event(event))
+        if record.is_final:
+            print(f"# {record.id} {record.state}" + (f": {record.message}" if record.message else ""),
+                  file=sys.stderr)
+            return 0 if record.state == "finished" else 1
+        first = connect(profile, args.trust)
+        sessions = iter([first])
+
+        def reconnect():
+            return next(sessions, None) or connect(profile)
+
+        end = None
+        for update in Follower(record, reconnect, registry=registry):
+            for event in update.events:
+                print(json.dumps(event.to_dict()) if args.json else _format_event(event), flush=True)
+            if update.kind == "reconnecting":
+                print(f"# connection lost ({update.message}); reconnecting (attempt {update.attempt})",
+                      file=sys.stderr)
+            elif update.kind == "state":
+                print(f"# state: {update.state}", file=sys.stderr)
+            elif update.kind == "ended":
+                end = update
+        if end is None:
+            return 1
+        print(f"# {record.id} {end.state}: {end.message}", file=sys.stderr)
+        for line in end.log_tail[-40:]:
+            print(f"#   {line}", file=sys.stderr)
+        return 0 if end.state == "finished" else 1
+
+
+def cmd_cancel(args) -> int:
+    from studio.remote.jobs import cancel
+    from studio.remote.registry import JobRegistry
+
+    with JobRegistry() as registry:
+        record = registry.find(args.job)
+        if record.is_final:
+            raise LinguaTuneError(f"Job {record.id} already ended ({record.state}).", field="job")
+        with connect(_profile(record.host), args.trust) as session:
+            outcome = cancel(record, session, grace_s=args.grace, registry=registry)
+    print(f"Cancelled {record.id} ({outcome}).")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from studio.remote.jobs import fetch
+    from studio.remote.registry import JobRegistry
+
+    with JobRegistry() as registry:
+        record = registry.find(args.job)
+    with connect(_profile(record.host), args.trust) as session:
+        result = fetch(record, session, args.dest, include_model=args.model)
+    print(f"Fetched {len(result.files)} files into {result.destination}.")
+    if result.model_path and not args.model:
+        print(f"The tuned model is at {record.host}:{result.model_path} (add --model to copy it).")
+    return 0

@@ -1,0 +1,216 @@
+"""Environment check of a host (``doctor``) and installation of this exact worker version on it (``deploy``)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio import __version__
+from studio.remote.connection import Session
+from studio.remote.errors import DeployError
+from studio.remote.hosts import HostProfile
+
+# Runs on the host with the profile's Python: standard library only, prints one JSON object.
+_PROBE = r"""
+import json, os, platform, shutil, subprocess, sys
+out = {"python": platform.python_version(), "executable": sys.executable}
+try:
+    import worker
+    out["worker"] = getattr(worker, "__version__", "unknown")
+    out["worker_path"] = os.path.dirname(worker.__file__)
+except Exception as exc:
+    out["worker_error"] = f"{type(exc).__name__}: {exc}"
+try:
+    import torch
+    out["torch"] = torch.__version__
+    out["cuda"] = torch.version.cuda
+    out["cuda_available"] = bool(torch.cuda.is_available())
+    out["cuda_devices"] = torch.cuda.device_count() if out["cuda_available"] else 0
+except Exception as exc:
+    out["torch_error"] = f"{type(exc).__name__}: {exc}"
+gpus = []
+if shutil.which("nvidia-smi"):
+    try:
+        text = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=30).stdout
+        for line in text.strip().splitlines():
+            name, _, mem = line.rpartition(",")
+            gpus.append({"name": name.strip(), "memory": mem.strip()})
+    except Exception as exc:
+        out["nvidia_smi_error"] = str(exc)
+out["gpus"] = gpus
+root = os.path.expanduser(sys.argv[1])
+probe = root
+while probe and not os.path.exists(probe):
+    probe = os.path.dirname(probe)
+try:
+    usage = shutil.disk_usage(probe or "/")
+    out["disk_free_bytes"] = usage.free
+    out["disk_path"] = probe
+except OSError as exc:
+    out["disk_error"] = str(exc)
+out["work_root"] = root
+out["slurm"] = {name: shutil.which(name) for name in ("sbatch", "squeue", "scontrol", "scancel", "srun")}
+print(json.dumps(out))
+"""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DoctorReport:
+    """What the host has, as named checks; ``ok`` when everything a launch needs is there."""
+
+    host: str
+    checks: list[Check] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def lines(self) -> list[str]:
+        return [f"{'ok ' if c.ok else 'BAD'}  {c.name:<10} {c.detail}" for c in self.checks]
+
+
+def doctor(profile: HostProfile, session: Session) -> DoctorReport:
+    """Check the host: Python, worker version vs ours, torch/CUDA, GPUs, free disk, SLURM commands."""
+    report = DoctorReport(profile.name)
+    python = profile.remote_python
+    result = session.run(f"{shlex.quote(python)} -c {shlex.quote(_PROBE)} {shlex.quote(profile.work_root)}",
+                         timeout=120)
+    if result.status != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        report.checks.append(Check("python", False, f"{python} did not run: {last}"))
+        return report
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    report.facts = facts
+    report.checks.append(Check("python", True, f"{facts['python']} ({facts['executable']})"))
+    if "worker" in facts:
+        same = facts["worker"] == __version__
+        report.checks.append(Check(
+            "worker", same,
+            f"{facts['worker']} (ours {__version__})" + ("" if same else "; run `linguatune hosts deploy`"),
+        ))
+    else:
+        report.checks.append(Check("worker", False, f"not installed ({facts.get('worker_error')}); run deploy"))
+    if "torch" in facts:
+        cuda = f"CUDA {facts['cuda']}, {facts['cuda_devices']} device(s)" if facts.get("cuda_available") else "no CUDA"
+        report.checks.append(Check("torch", True, f"{facts['torch']}, {cuda}"))
+    else:
+        report.checks.append(Check("torch", False, f"not importable ({facts.get('torch_error')})"))
+    gpus = facts.get("gpus", [])
+    if gpus:
+        names = ", ".join(f"{g['name']} {g['memory']}" for g in gpus)
+        report.checks.append(Check("gpus", len(gpus) >= profile.gpus_per_node, f"{len(gpus)}: {names}"))
+    else:
+        report.checks.append(Check("gpus", profile.gpus_per_node == 0 or profile.launcher == "slurm",
+                                   "none visible (no nvidia-smi)"))
+    if "disk_free_bytes" in facts:
+        free_gb = facts["disk_free_bytes"] / 1e9
+        report.checks.append(Check("disk", free_gb >= 1.0, f"{free_gb:.1f} GB free under {facts['disk_path']}"))
+    slurm = facts.get("slurm", {})
+    present = [name for name, path in slurm.items() if path]
+    if profile.launcher == "slurm":
+        report.checks.append(Check("slurm", len(present) == len(slurm),
+                                   "all commands present" if len(present) == len(slurm)
+                                   else f"missing {', '.join(n for n in slurm if not slurm[n])}"))
+    else:
+        report.checks.append(Check("slurm", True, f"{'present' if present else 'absent'} (not used by this profile)"))
+    return report
+
+
+def source_root() -> Path:
+    """The checkout this studio runs from (deploy builds the wheel from it)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / "worker").is_dir():
+        raise DeployError("Deploy needs the LinguaTune source checkout (pyproject.toml not found next to studio/).")
+    return root
+
+
+def build_wheel(out_dir: Path, root: Path | None = None) -> Path:
+    """Build the linguatune wheel of this exact version from a clean copy of the sources (no build/ left behind)."""
+    root = root or source_root()
+    with tempfile.TemporaryDirectory(prefix="linguatune-src-") as tmp:
+        src = Path(tmp) / "src"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
+        src.mkdir()
+        for name in ("pyproject.toml", "README.md", "LICENSE", "setup.cfg", "MANIFEST.in"):
+            if (root / name).is_file():
+                shutil.copy2(root / name, src / name)
+        for folder in ("studio", "worker", "resources"):
+            if (root / folder).is_dir():
+                shutil.copytree(root / folder, src / folder, ignore=ignore)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out_dir),
+             str(src)], capture_output=True, text=True, timeout=600,
+        )
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DeployError(f"Building the wheel failed: {last}")
+    wheels = sorted(out_dir.glob(f"linguatune-{__version__}-*.whl"))
+    if not wheels:
+        raise DeployError(f"Building the wheel produced no linguatune-{__version__} wheel.")
+    return wheels[-1]
+
+
+@dataclass
+class DeployResult:
+    python: str
+    wheel: str
+    version: str
+    created_venv: bool
+
+
+def deploy(profile: HostProfile, session: Session, *, with_deps: bool = False, wheel: Path | None = None,
+           system_site_packages: bool = True) -> DeployResult:
+    """Install this exact worker version on the host: build (or take) the wheel, upload it, pip install it into
+    the profile's Python, creating the profile's venv first when it has one and it does not exist yet."""
+    created = False
+    if profile.venv:
+        venv = session.resolve_path(profile.venv)
+        probe = session.run(f"test -x {shlex.quote(venv + '/bin/python')}")
+        if probe.status != 0:
+            flag = " --system-site-packages" if system_site_packages else ""
+            session.run_checked(f"{shlex.quote(profile.python)} -m venv{flag} {shlex.quote(venv)}",
+                                f"creating the venv {venv}", timeout=300)
+            created = True
+        python = venv + "/bin/python"
+    else:
+        python = profile.python
+    with tempfile.TemporaryDirectory(prefix="linguatune-wheel-") as tmp:
+        wheel = wheel or build_wheel(Path(tmp))
+        root = session.resolve_path(profile.work_root)
+        remote_dir = f"{root}/.deploy"
+        session.run_checked(f"mkdir -p {shlex.quote(remote_dir)}", "creating the deploy folder")
+        remote_wheel = f"{remote_dir}/{wheel.name}"
+        session.upload(wheel, remote_wheel)
+    # The package itself is always replaced (same version number, maybe other code); dependencies are only
+    # added when asked, never force-reinstalled.
+    session.run_checked(
+        f"{shlex.quote(python)} -m pip install -q --force-reinstall --no-deps {shlex.quote(remote_wheel)}",
+        f"installing {wheel.name}", timeout=600,
+    )
+    if with_deps:
+        session.run_checked(
+            f"{shlex.quote(python)} -m pip install -q {shlex.quote(remote_wheel + '[worker]')}",
+            f"installing the dependencies of {wheel.name}", timeout=3600,
+        )
+    version = session.run_checked(
+        f"{shlex.quote(python)} -c 'import worker; print(worker.__version__)'", "importing the installed worker"
+    ).stdout.strip()
+    if version != __version__:
+        raise DeployError(f"The host still imports worker {version}, not {__version__}, after installing.")
+    return DeployResult(python, wheel.name, version, created)

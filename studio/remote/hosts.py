@@ -1,0 +1,148 @@
+"""Host profiles: where and how a job runs (SSH target, work root, Python, launcher, SLURM settings).
+
+Profiles live in ``config_dir()/hosts.json``, replaced atomically. They hold no secrets: passphrases and passwords
+are only ever read from the system keyring, and only when the profile opts in with ``use_keyring``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from studio.paths import config_dir
+from studio.remote.errors import HostProfileError
+from worker.contract import write_json_atomic
+
+LAUNCHERS = ("direct", "slurm", "local")
+HOSTS_FILE = "hosts.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class HostProfile:
+    """One place to run jobs. ``host`` may be an alias of ``~/.ssh/config``; empty fields are filled from there."""
+
+    name: str
+    host: str = ""
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    proxy_jump: str | None = None
+    proxy_command: str | None = None
+    work_root: str = "~/linguatune-jobs"
+    python: str = "python3"
+    venv: str | None = None  # when set, the studio creates it on deploy and runs <venv>/bin/python
+    launcher: str = "direct"
+    gpus_per_node: int = 1
+    nodes: int = 1
+    slurm_partition: str | None = None
+    slurm_account: str | None = None
+    slurm_time: str | None = None
+    slurm_extra: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    use_keyring: bool = False
+    connect_timeout: float = 10.0
+    keepalive_s: int = 15
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not _NAME.match(self.name or ""):
+            raise HostProfileError(
+                f"Host name {self.name!r} must be 1-64 letters, digits, '.', '_' or '-'.", field="name"
+            )
+        if self.launcher not in LAUNCHERS:
+            raise HostProfileError(
+                f"Launcher {self.launcher!r} is not one of {', '.join(LAUNCHERS)}.", field="launcher"
+            )
+        if self.launcher != "local" and not self.host:
+            raise HostProfileError(f"Host profile {self.name!r} needs a host name or ssh alias.", field="host")
+        if self.port is not None and not (0 < int(self.port) < 65536):
+            raise HostProfileError(f"Port {self.port!r} is not between 1 and 65535.", field="port")
+        for name in ("gpus_per_node", "nodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "gpus_per_node" else 1):
+                raise HostProfileError(f"{name} must be a whole number, got {value!r}.", field=name)
+        for key in self.env:
+            if not _ENV_NAME.match(key):
+                raise HostProfileError(f"Environment variable name {key!r} is not valid.", field=f"env.{key}")
+        if self.launcher != "slurm" and self.nodes != 1:
+            raise HostProfileError(f"{self.launcher} launcher runs on one node, got nodes={self.nodes}.", field="nodes")
+        for line in self.slurm_extra:
+            if "\n" in line:
+                raise HostProfileError("An extra SLURM directive must be a single line.", field="slurm_extra")
+
+    @property
+    def remote_python(self) -> str:
+        """The interpreter jobs and checks run with: the venv's when the profile has one."""
+        return f"{self.venv.rstrip('/')}/bin/python" if self.venv else self.python
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> "HostProfile":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(obj) - known)
+        if unknown:
+            raise HostProfileError(f"Unknown host profile field {unknown[0]!r}.", field=unknown[0])
+        return cls(**obj)
+
+
+class HostStore:
+    """The saved host profiles (``hosts.json`` in the user config dir)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else config_dir() / HOSTS_FILE
+
+    def load(self) -> dict[str, HostProfile]:
+        if not self.path.exists():
+            return {}
+        try:
+            obj = json.loads(self.path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise HostProfileError(f"{self.path} is not valid JSON ({exc}).") from None
+        return {item["name"]: HostProfile.from_dict(item) for item in obj.get("hosts", [])}
+
+    def get(self, name: str) -> HostProfile:
+        profiles = self.load()
+        if name not in profiles:
+            known = ", ".join(sorted(profiles)) or "none yet"
+            raise HostProfileError(f"No host profile named {name!r} (known: {known}).", field=name)
+        return profiles[name]
+
+    def save_all(self, profiles: dict[str, HostProfile]) -> None:
+        doc = {"version": 1, "hosts": [p.to_dict() for p in sorted(profiles.values(), key=lambda p: p.name)]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.path, doc)
+
+    def add(self, profile: HostProfile, *, replace: bool = False) -> None:
+        profiles = self.load()
+        if profile.name in profiles and not replace:
+            raise HostProfileError(f"A host profile named {profile.name!r} already exists.", field=profile.name)
+        profiles[profile.name] = profile
+        self.save_all(profiles)
+
+    def remove(self, name: str) -> None:
+        profiles = self.load()
+        if name not in profiles:
+            raise HostProfileError(f"No host profile named {name!r}.", field=name)
+        del profiles[name]
+        self.save_all(profiles)
+
+
+def local_profile(work_root: str | None = None) -> HostProfile:
+    """The built-in profile for this machine (no SSH), used when no host is named."""
+    import sys
+
+    from studio.paths import data_dir
+
+    return HostProfile(
+        name="local", launcher="local", python=sys.executable, gpus_per_node=0,
+        work_root=work_root or str(data_dir() / "jobs"),
+    )

@@ -1,0 +1,225 @@
+"""Launching a job: a private job directory, ``job.json``, and the worker started detached (direct/local) or
+submitted to SLURM. ``preview_launch`` shows the exact command or sbatch script before anything runs.
+
+Every value that reaches a shell is passed through ``shlex.quote``; the job id is generated here (date, language
+slug, random suffix), never taken from user text, whose job name is kept as metadata only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from studio.remote import sbatch as sbatch_mod
+from studio.remote.connection import Session
+from studio.remote.errors import RemoteError
+from studio.remote.hosts import HostProfile
+from worker.contract import EXIT_CODE_FILE, JOB_FILE, LOGS_DIR, PID_FILE
+
+LAUNCH_SCRIPT = "launch.sh"
+SLURM_SCRIPT = "job.sbatch"
+SLURM_ID_FILE = "slurm_job_id"
+CANCEL_FILE = "cancel_requested"
+LAUNCHER_LOG = f"{LOGS_DIR}/launcher.log"
+RDZV_PORT = 29500
+
+
+def new_job_id(languages: Sequence[str] = (), *, now: float | None = None) -> str:
+    """``YYYYMMDD-HHMMSS-<langs>-<hex4>``: sortable, readable, and safe in a path and a shell word."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now if now is not None else time.time()))
+    slug = "-".join(re.sub(r"[^a-z0-9]", "", str(code).lower())[:8] for code in languages)
+    slug = re.sub(r"-+", "-", slug).strip("-")[:40] or "job"
+    return f"{stamp}-{slug}-{secrets.token_hex(2)}"
+
+
+def plan_summary(plan: dict[str, Any] | None) -> dict[str, Any]:
+    """What the registry keeps of a plan: its languages and pair counts (the plan itself stays in job.json)."""
+    if not plan:
+        return {}
+    langs = []
+    for item in plan.get("languages", []) or []:
+        if isinstance(item, dict) and "code" in item:
+            langs.append({"code": item["code"], "pairs": item.get("pairs")})
+    return {"schema": plan.get("schema"), "languages": langs}
+
+
+@dataclass
+class LaunchRequest:
+    """What to launch where. ``worker_argv`` replaces the worker command (the tests run a small event writer
+    through the very same launch path); ``{job_dir}`` in it is replaced by the job directory."""
+
+    profile: HostProfile
+    job_spec: dict[str, Any]
+    name: str = ""
+    languages: Sequence[str] = ()
+    plan: dict[str, Any] | None = None
+    nproc_per_node: int | None = None
+    worker_argv: Sequence[str] | None = None
+
+
+@dataclass
+class LaunchPlan:
+    """The resolved launch: paths and the exact shell text that will run."""
+
+    job_id: str
+    work_root: str
+    job_dir: str
+    worker_command: str
+    script_name: str
+    script: str
+    start_command: str
+    launcher: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LaunchedJob:
+    job_id: str
+    name: str
+    host: str
+    launcher: str
+    job_dir: str
+    slurm_job_id: str | None
+    pid: int | None
+    plan_summary: dict[str, Any]
+
+
+def worker_command(profile: HostProfile, job_dir: str, nproc_per_node: int | None = None) -> list[str]:
+    """The worker under torchrun, as an argv (single node, standalone rendezvous). Swap this to change workers."""
+    nproc = nproc_per_node or max(1, profile.gpus_per_node)
+    return [
+        profile.remote_python, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
+        "--nproc-per-node", str(nproc), "-m", "worker.cli", "run", job_dir,
+    ]
+
+
+def slurm_worker_command(profile: HostProfile, job_dir: str, nproc_per_node: int | None = None) -> str:
+    """srun + torchrun with c10d rendezvous on the first node of the allocation (shell text for the sbatch script;
+    ``$head`` and the SLURM variables are expanded by the batch shell)."""
+    nproc = nproc_per_node or max(1, profile.gpus_per_node)
+    argv = [
+        profile.remote_python, "-m", "torch.distributed.run", "--nnodes", str(profile.nodes),
+        "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
+    ]
+    tail = ["-m", "worker.cli", "run", job_dir]
+    return (
+        "srun --ntasks-per-node=1 --kill-on-bad-exit=1 " + shlex.join(argv)
+        + f' --rdzv-id "$SLURM_JOB_ID" --rdzv-endpoint "$head:{RDZV_PORT}" ' + shlex.join(tail)
+    )
+
+
+def _custom_command(argv: Sequence[str], job_dir: str) -> list[str]:
+    return [str(a).replace("{job_dir}", job_dir) for a in argv]
+
+
+def direct_script(job_dir: str, command: str) -> str:
+    """The detached wrapper: records its pid (= process group), runs the worker, then always writes exit_code.
+
+    A TERM/INT/HUP trap keeps the wrapper alive until the worker has exited, so a cancel still records how it
+    ended; a SIGKILL of the whole group leaves no exit_code, which the follower reports as lost.
+    """
+    q = shlex.quote(job_dir)
+    return (
+        "#!/bin/sh\n"
+        "# Written by linguatune: runs one job detached from the client.\n"
+        f"cd {q} || exit 97\n"
+        f"echo $$ > {PID_FILE}.tmp && mv {PID_FILE}.tmp {PID_FILE}\n"
+        "trap 'echo \"signal received, waiting for the worker\" >&2' TERM INT HUP\n"
+        f"{command}\n"
+        "rc=$?\n"
+        f"echo $rc > {EXIT_CODE_FILE}.tmp && mv {EXIT_CODE_FILE}.tmp {EXIT_CODE_FILE}\n"
+        "exit $rc\n"
+    )
+
+
+def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = None) -> LaunchPlan:
+    """Resolve ids, paths and the shell text of a launch without touching the host (``work_root`` absolute)."""
+    profile = request.profile
+    job_id = job_id or new_job_id(request.languages)
+    job_dir = work_root.rstrip("/") + "/" + job_id
+    q_dir = shlex.quote(job_dir)
+    if profile.launcher == "slurm":
+        if request.worker_argv:
+            command = "srun --ntasks-per-node=1 " + shlex.join(_custom_command(request.worker_argv, job_dir))
+        else:
+            command = slurm_worker_command(profile, job_dir, request.nproc_per_node)
+        script = sbatch_mod.render_sbatch(profile, job_id, job_dir, command)
+        start = f"cd {q_dir} && sbatch --parsable {SLURM_SCRIPT}"
+        return LaunchPlan(job_id, work_root, job_dir, command, SLURM_SCRIPT, script, start, "slurm")
+    argv = (
+        _custom_command(request.worker_argv, job_dir) if request.worker_argv
+        else worker_command(profile, job_dir, request.nproc_per_node)
+    )
+    command = shlex.join(argv)
+    script = direct_script(job_dir, command)
+    start = (
+        f"cd {q_dir} && {{ setsid nohup sh {LAUNCH_SCRIPT} > {LAUNCHER_LOG} 2>&1 < /dev/null & }} && echo started"
+    )
+    return LaunchPlan(job_id, work_root, job_dir, command, LAUNCH_SCRIPT, script, start, profile.launcher)
+
+
+def preview_launch(request: LaunchRequest, session: Session | None = None) -> LaunchPlan:
+    """The launch as it would run (paths resolved on the host when a session is given)."""
+    root = session.resolve_path(request.profile.work_root) if session else request.profile.work_root
+    return plan_launch(request, root)
+
+
+def launch(request: LaunchRequest, session: Session, *, registry=None, wait_for_pid_s: float = 10.0) -> LaunchedJob:
+    """Create the job directory (0700), upload job.json and the script, start the job; record it in the registry."""
+    root = session.resolve_path(request.profile.work_root)
+    plan = plan_launch(request, root)
+    q_root, q_dir = shlex.quote(root), shlex.quote(plan.job_dir)
+    session.run_checked(
+        f"mkdir -p {q_root} && mkdir -m 700 {q_dir} && mkdir -m 700 {q_dir}/{LOGS_DIR}",
+        f"creating the job directory {plan.job_dir}",
+    )
+    spec = json.dumps(request.job_spec, indent=1, ensure_ascii=False).encode()
+    session.write_bytes(f"{plan.job_dir}/{JOB_FILE}", spec)
+    session.write_bytes(f"{plan.job_dir}/{plan.script_name}", plan.script.encode(), 0o700)
+    result = session.run_checked(plan.start_command, f"starting job {plan.job_id}", timeout=60)
+    slurm_id = pid = None
+    if plan.launcher == "slurm":
+        slurm_id = result.stdout.strip().split(";")[0].strip()
+        if not slurm_id.isdigit():
+            raise RemoteError(f"sbatch returned no job id for {plan.job_id}: {result.stdout.strip()!r}.")
+        session.write_bytes(f"{plan.job_dir}/{SLURM_ID_FILE}", (slurm_id + "\n").encode())
+    else:
+        pid = _wait_for_pid(session, plan.job_dir, wait_for_pid_s)
+    summary = plan_summary(request.plan)
+    job = LaunchedJob(
+        plan.job_id, request.name, request.profile.name, plan.launcher, plan.job_dir, slurm_id, pid, summary
+    )
+    if registry is not None:
+        registry.add_job(job)
+    return job
+
+
+def _wait_for_pid(session: Session, job_dir: str, limit_s: float) -> int | None:
+    deadline = time.monotonic() + limit_s
+    delay = 0.02
+    while time.monotonic() < deadline:
+        data = session.read_bytes(f"{job_dir}/{PID_FILE}")
+        if data and data.strip().isdigit():
+            return int(data.strip())
+        if session.read_bytes(f"{job_dir}/{EXIT_CODE_FILE}") is not None:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.3)
+    return None
+
+
+
+def build_job_spec(plan: dict[str, Any] | None, *, preset: str | None = None, name: str = "") -> dict[str, Any]:
+    """The content of job.json for a plan. Placeholder shape until it is connected to the worker's JobSpec:
+    the plan as exported, the chosen preset and the user's job name (metadata only)."""
+    spec: dict[str, Any] = {"plan": plan or {}, "preset": preset, "name": name}
+    return spec
+
+
+def plan_languages(plan: dict[str, Any] | None) -> list[str]:
+    return [str(item["code"]) for item in (plan or {}).get("languages", []) if isinstance(item, dict) and "code" in item]
