@@ -1,0 +1,1 @@
+"""The studio's GUI (PySide6 + pyqtgraph): the only package that imports Qt."""
