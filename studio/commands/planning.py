@@ -1,7 +1,186 @@
-"""`linguatune` sub-commands of the planning area."""
+"""`linguatune` sub-commands of the planning area: languages, fit, plan, show."""
 
 from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Sequence
+
+from studio.errors import PlanningError
 
 
 def register(sub) -> None:
     """Add this area's sub-commands to the `linguatune` parser."""
+    languages = sub.add_parser(
+        "languages", help="list the language catalogue", description="List catalogue languages matching QUERY "
+        "(a substring of code, name, script or family; all when omitted)."
+    )
+    languages.add_argument("query", nargs="?", default="", metavar="QUERY")
+    languages.set_defaults(func=run_languages)
+
+    fit = sub.add_parser(
+        "fit", help="fit scaling laws to pilot measurements",
+        description="Fit a scaling law per language to POINTS (CSV with language,pairs,score or JSON) and write a "
+        "laws file for `linguatune plan --laws`.",
+    )
+    fit.add_argument("points", metavar="POINTS")
+    fit.add_argument("-o", "--output", required=True, metavar="LAWS.json", help="laws file to write")
+    fit.add_argument("--form", choices=("power", "log"), default="power")
+    fit.add_argument(
+        "--pooled", action=argparse.BooleanOptionalAction, default=None,
+        help="share the exponent across languages (default: only for languages with fewer than 3 points)",
+    )
+    fit.add_argument("--bootstrap", type=int, default=200, metavar="N", help="bootstrap replicates (0: no bands)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.set_defaults(func=run_fit)
+
+    plan = sub.add_parser(
+        "plan", help="split a pair budget across languages",
+        description="Allocate BUDGET parallel pairs across languages to maximise the predicted quality, beside "
+        "the uniform split.",
+    )
+    plan.add_argument("--languages", required=True, metavar="CODES", help="comma-separated, e.g. ar,el,hi,tr,vi,zh")
+    plan.add_argument("--budget", required=True, metavar="PAIRS", help="e.g. 600000, 600k, 1.2M")
+    plan.add_argument("--laws", metavar="LAWS.json", help="fitted laws (languages without one use the prior)")
+    plan.add_argument("--objective", choices=("sum", "maxmin"), default="sum")
+    plan.add_argument("--min", dest="floor", default="0", metavar="N", help="at least N pairs per language")
+    plan.add_argument("--cap", action="append", default=[], metavar="LANG=N", help="pairs available (repeatable)")
+    plan.add_argument("--weight", action="append", default=[], metavar="LANG=W", help="objective weight (repeatable)")
+    plan.add_argument("-o", "--output", metavar="PLAN", help="write the plan (.json, .yaml, .csv or .md)")
+    plan.set_defaults(func=run_plan)
+
+    show = sub.add_parser("show", help="print a saved plan", description="Print a plan file (.json, .yaml, .csv).")
+    show.add_argument("plan", metavar="PLAN")
+    show.set_defaults(func=run_show)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def run_languages(args) -> int:
+    from studio.planning.languages import load_catalogue
+
+    found = load_catalogue().search(args.query)
+    if not found:
+        raise PlanningError(f"No language matches {args.query!r}.", field="query")
+    rows = [
+        [lang.code, lang.name, lang.script, lang.family, f"{lang.pairs:,}",
+         "" if lang.similarity is None else f"{lang.similarity:.3f}"]
+        for lang in found
+    ]
+    print(_table(["code", "name", "script", "family", "pairs", "similarity"], rows,
+                 [False, False, False, False, True, True]))
+    return 0
+
+
+def run_fit(args) -> int:
+    from studio.errors import FitError
+    from studio.planning.fitting import fit_laws, load_measurements, save_laws
+
+    if args.bootstrap < 0:
+        raise FitError(f"--bootstrap must be 0 or more, got {args.bootstrap}.", field="bootstrap")
+    output = Path(args.output)
+    if output.suffix.lower() != ".json":
+        raise FitError(f"The laws file must be .json, got {output.name}.", field="output")
+    points = load_measurements(args.points)
+    results = fit_laws(points, form=args.form, pooled=args.pooled, bootstrap=args.bootstrap, seed=args.seed)
+    save_laws(results, output)
+    rows = []
+    for code, result in results.items():
+        params = ", ".join(f"{k}={v:.4g}" for k, v in result.law.params().items())
+        rows.append([code, result.law.form, params, str(result.n_points), f"{result.r2:.4f}", f"{result.rmse:.3g}",
+                     "yes" if result.pooled else "no"])
+    print(_table(["language", "form", "parameters", "points", "R2", "RMSE", "pooled"], rows,
+                 [False, False, False, True, True, True, False]))
+    print(f"Wrote {len(results)} law(s) to {output}")
+    return 0
+
+
+def _pairs_option(items: Sequence[str], option: str, parse) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        code, sep, value = item.partition("=")
+        if not sep or not code.strip() or not value.strip():
+            raise PlanningError(f"{option} expects LANG=VALUE, got {item!r}.", field=option)
+        out[code.strip()] = parse(value.strip(), code.strip())
+    return out
+
+
+def _weight(text: str, code: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise PlanningError(f"--weight for {code!r} must be a number, got {text!r}.", field=code) from None
+    if not math.isfinite(value) or value <= 0:
+        raise PlanningError(f"--weight for {code!r} must be positive, got {text}.", field=code)
+    return value
+
+
+def run_plan(args) -> int:
+    from studio.planning.budget import parse_budget
+    from studio.planning.fitting import load_laws
+    from studio.planning.languages import load_catalogue
+    from studio.planning.plan import make_plan, save_plan
+
+    catalogue = load_catalogue()
+    codes = [code.strip() for code in args.languages.split(",") if code.strip()]
+    if not codes:
+        raise PlanningError("--languages names no language.", field="languages")
+    laws = load_laws(args.laws, catalogue) if args.laws else None
+    caps = _pairs_option(args.cap, "--cap", lambda v, c: parse_budget(v, what=f"Cap of {c!r}", allow_zero=True))
+    weights = _pairs_option(args.weight, "--weight", _weight)
+    floor = parse_budget(args.floor, what="--min", allow_zero=True)
+    plan = make_plan(codes, args.budget, laws=laws, objective=args.objective, floors=floor, caps=caps,
+                     weights=weights, catalogue=catalogue, law_source=Path(args.laws).name if args.laws else None)
+    if args.output:
+        save_plan(plan, args.output)
+    print(render_plan(plan))
+    if args.output:
+        print(f"Wrote {args.output}")
+    return 0
+
+
+def run_show(args) -> int:
+    from studio.planning.plan import load_plan
+
+    print(render_plan(load_plan(args.plan)))
+    return 0
+
+
+def render_plan(plan) -> str:
+    """The plan as a terminal table with totals, the marginal value and, when used, the prior banner."""
+    from studio.planning.budget import format_pairs
+    from studio.planning.plan import marginal_sentence
+    from studio.planning.prior import PRIOR_NOTE
+
+    lines = []
+    if plan.prior:
+        bar = "!" * 78
+        on_prior = [lang.code for lang in plan.languages if lang.prior]
+        which = "" if len(on_prior) == len(plan.languages) else f" for {', '.join(on_prior)}"
+        lines += [bar, f"!! UNCALIBRATED PRIOR{which}: those predictions are illustrative, not measured.", bar,
+                  PRIOR_NOTE, ""]
+    lines.append(
+        f"Budget {format_pairs(plan.budget)} pairs, objective {plan.objective}, laws: {plan.law_source}"
+    )
+    rows = [
+        [lang.code, format_pairs(lang.pairs), format_pairs(lang.uniform_pairs), f"{lang.predicted:.2f}",
+         f"{lang.uniform_predicted:.2f}", f"{lang.gain:+.2f}", format_pairs(lang.cap)]
+        for lang in plan.languages
+    ]
+    rows.append(["total", format_pairs(plan.allocated), format_pairs(sum(l.uniform_pairs for l in plan.languages)),
+                 f"{plan.predicted_total:.2f}", f"{plan.uniform_total:.2f}", f"{plan.total_gain:+.2f}", ""])
+    lines.append(_table(["language", "pairs", "uniform pairs", "predicted", "uniform predicted", "gain", "cap"],
+                        rows, [False, True, True, True, True, True, True]))
+    lines.append(f"Total gain over the uniform split: {plan.total_gain:+.2f}")
+    lines.append(marginal_sentence(plan))
+    for warning in plan.warnings:
+        lines.append(f"Warning: {warning}")
+    return "\n".join(lines)

@@ -1,0 +1,572 @@
+"""Fit scaling laws to pilot measurements (language, pairs, score) and store them as a laws file.
+
+Both forms are "linear in two parameters given one": ``power`` is y = c - A*z with z = (x/x_ref)^(-b), ``log`` is
+y = b + a*z with z = ln(1 + x/x0). The fit therefore
+
+1. profiles the non-linear parameter (b, or log x0) on a grid, solving the two linear ones in closed form
+   (variable projection), which gives good starting points;
+2. refines from each of the (up to three) deepest local minima of that profile with ``scipy.optimize.least_squares``
+   (trust-region reflective, analytic Jacobian, bounds keeping the law concave and increasing) under the robust
+   ``soft_l1`` loss, whose scale is 1.4826 x the median absolute residual of
+   a plain least-squares fit, so one bad pilot run does not bend the curve.
+
+The power form's a and g are not separately identifiable from measurements (only a*g^(-b) is), so fits keep g = 1.
+
+A *pooled* fit shares the non-linear parameter (the exponent b, or x0 for the log form) across languages with
+per-language linear ones; it serves languages with fewer measurements than the three parameters of a law. Bootstrap
+bands resample the residuals, refit by the same variable projection (vectorised over replicates, plain least
+squares) and take the 2.5th/97.5th percentiles of the curves on a log grid of pair counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from studio.errors import FitError, PlanningError
+from studio.planning.laws import LAW_FORMS, LogLaw, PowerLaw, ScalingLaw
+
+LAWS_SCHEMA = "linguatune.laws/1"
+PARAMETERS_PER_LAW = 3
+BAND_LEVEL = 0.95
+
+
+class LawsFormatError(PlanningError):
+    """A laws file that does not validate; ``field`` is the path of the offending entry (e.g. laws.ar.params.b)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One pilot point: the score a model tuned on ``pairs`` pairs of ``language`` reached."""
+
+    language: str
+    pairs: float
+    score: float
+
+
+@dataclass
+class Band:
+    """A pointwise confidence band of a fitted curve on a grid of pair counts."""
+
+    x: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    level: float = BAND_LEVEL
+
+
+@dataclass
+class FitResult:
+    """A fitted law with its goodness of fit; ``pooled`` when its exponent was shared with other languages."""
+
+    language: str
+    law: ScalingLaw
+    r2: float
+    rmse: float
+    n_points: int
+    pooled: bool
+    band: Band | None
+    points: list[Measurement] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading measurements
+
+
+def _number(text: Any, what: str, where: str) -> float:
+    if isinstance(text, bool):
+        raise FitError(f"{where}: {what} must be a number, got {text!r}.", field=where)
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise FitError(f"{where}: {what} must be a number, got {text!r}.", field=where) from None
+    if not math.isfinite(value):
+        raise FitError(f"{where}: {what} must be finite, got {text!r}.", field=where)
+    return value
+
+
+def _measurement(language: Any, pairs: Any, score: Any, where: str, catalogue) -> Measurement:
+    if not isinstance(language, str) or not language.strip():
+        raise FitError(f"{where}: language must be a language code, got {language!r}.", field=where)
+    x = _number(pairs, "pairs", where)
+    if x <= 0:
+        raise FitError(f"{where}: pairs must be positive, got {x:g}.", field=where)
+    y = _number(score, "score", where)
+    code = catalogue.get(language.strip()).code if catalogue is not None else language.strip()
+    return Measurement(code, x, y)
+
+
+def load_measurements(path, catalogue=None) -> list[Measurement]:
+    """Read pilot points from CSV (header ``language,pairs,score``; ``#`` lines are comments) or JSON (a list of
+    objects, or ``{"measurements": [...]}``). Codes are resolved through the language catalogue."""
+    if catalogue is None:
+        from studio.planning.languages import load_catalogue
+
+        catalogue = load_catalogue()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FitError(f"Measurements file {str(path)!r} does not exist.", field=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FitError(f"Measurements file {str(path)!r} cannot be read: {exc}.", field=str(path)) from None
+    name = path.name
+    if path.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
+        points = _measurements_from_json(text, name, catalogue)
+    else:
+        points = _measurements_from_csv(text, name, catalogue)
+    if not points:
+        raise FitError(f"{name} holds no measurements.", field=name)
+    return points
+
+
+def _measurements_from_json(text: str, name: str, catalogue) -> list[Measurement]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FitError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}).", field=name) from None
+    if isinstance(data, dict):
+        if "measurements" not in data:
+            raise FitError(f"{name}: a JSON object needs a 'measurements' list.", field="measurements")
+        data = data["measurements"]
+    if not isinstance(data, list):
+        raise FitError(f"{name}: expected a list of measurements, got {type(data).__name__}.", field=name)
+    points = []
+    for i, row in enumerate(data, start=1):
+        where = f"{name} row {i}"
+        if not isinstance(row, dict):
+            raise FitError(f"{where}: expected an object with language, pairs and score, got {row!r}.", field=where)
+        for column in ("language", "pairs", "score"):
+            if column not in row:
+                raise FitError(f"{where}: missing {column!r}.", field=where)
+        points.append(_measurement(row["language"], row["pairs"], row["score"], where, catalogue))
+    return points
+
+
+def _measurements_from_csv(text: str, name: str, catalogue) -> list[Measurement]:
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)]
+    content = [(n, line) for n, line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not content:
+        return []
+    header_line, header_text = content[0]
+    header = [cell.strip().lower() for cell in next(csv.reader(io.StringIO(header_text)))]
+    missing = [column for column in ("language", "pairs", "score") if column not in header]
+    if missing:
+        raise FitError(
+            f"{name} line {header_line}: missing column {missing[0]!r} (the header needs language, pairs, score).",
+            field=missing[0],
+        )
+    index = {column: header.index(column) for column in ("language", "pairs", "score")}
+    points = []
+    for number, line in content[1:]:
+        cells = next(csv.reader(io.StringIO(line)))
+        where = f"{name} line {number}"
+        if len(cells) < len(header):
+            raise FitError(f"{where}: expected {len(header)} columns, got {len(cells)}.", field=where)
+        points.append(
+            _measurement(cells[index["language"]], cells[index["pairs"]].strip(), cells[index["score"]].strip(),
+                         where, catalogue)
+        )
+    return points
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The two forms as "y = p + q * z(x; theta)"
+
+
+class _Form:
+    """A law family written as y = p + q*z(x; theta), with sign(q) fixed so the law rises and is concave."""
+
+    name: str
+    sign: float
+
+    def grid(self, x: np.ndarray) -> np.ndarray:
+        """Values of theta to profile (evenly spaced, for the parabolic refinement)."""
+        raise NotImplementedError
+
+    def basis(self, x: np.ndarray, theta) -> np.ndarray:
+        """z(x; theta); a theta array gives one row per theta."""
+        raise NotImplementedError
+
+    def dbasis(self, x: np.ndarray, theta: float) -> np.ndarray:
+        """dz/dtheta."""
+        raise NotImplementedError
+
+    def theta_bounds(self, x: np.ndarray) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def law(self, p: float, q: float, theta: float, x_ref: float) -> ScalingLaw:
+        raise NotImplementedError
+
+
+class _PowerForm(_Form):
+    # theta = b; z = (x / x_ref)^(-b); y = c - A z  (q = -A < 0);  a = A * x_ref^b, g = 1.
+    name, sign = "power", -1.0
+    lower, upper = 1e-3, 4.0
+
+    def grid(self, x: np.ndarray) -> np.ndarray:
+        return np.linspace(0.01, 3.0, 300)
+
+    def basis(self, x, theta):
+        return np.power(x, -np.asarray(theta)[..., None]) if np.ndim(theta) else np.power(x, -theta)
+
+    def dbasis(self, x, theta):
+        return -np.log(x) * np.power(x, -theta)
+
+    def theta_bounds(self, x):
+        return self.lower, self.upper
+
+    def law(self, p, q, theta, x_ref):
+        return PowerLaw(c=p, a=-q * x_ref**theta, b=theta, g=1.0)
+
+
+class _LogForm(_Form):
+    # theta = ln(x0 / x_ref); z = ln(1 + x / x0) with x already divided by x_ref; y = b + a z.
+    name, sign = "log", 1.0
+
+    def grid(self, x: np.ndarray) -> np.ndarray:
+        lo, hi = self.theta_bounds(x)
+        return np.linspace(lo, hi, 300)
+
+    def basis(self, x, theta):
+        if np.ndim(theta):
+            return np.log1p(x / np.exp(np.asarray(theta))[..., None])
+        return np.log1p(x / math.exp(theta))
+
+    def dbasis(self, x, theta):
+        return -x / (x + math.exp(theta))
+
+    def theta_bounds(self, x):
+        return float(np.log(x.min())) - 12.0, float(np.log(x.max())) + 6.0
+
+    def law(self, p, q, theta, x_ref):
+        return LogLaw(a=q, b=p, x0=math.exp(theta) * x_ref)
+
+
+_FORM_MODELS = {"power": _PowerForm(), "log": _LogForm()}
+
+
+def _simple_regression(z: np.ndarray, y: np.ndarray, sign: float):
+    """Least-squares p, q of y = p + q z along the last axis, with sign*q >= tiny; returns p, q, sse.
+
+    Broadcasts: z (..., n) and y (..., n)."""
+    zm = z.mean(axis=-1, keepdims=True)
+    ym = y.mean(axis=-1, keepdims=True)
+    zc, yc = z - zm, y - ym
+    szz = np.maximum((zc * zc).sum(axis=-1), 1e-300)
+    szy = (zc * yc).sum(axis=-1)
+    q = szy / szz
+    q = np.where(sign * q > 0, q, sign * 1e-12)
+    p = ym[..., 0] - q * zm[..., 0]
+    sse = ((yc * yc).sum(axis=-1)) - 2 * q * szy + q * q * szz
+    return p, q, np.maximum(sse, 0.0)
+
+
+def _parabolic_refine(grid: np.ndarray, sse: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Refine grid minima (index ``best`` along axis 0 of ``sse``) by a parabola through the neighbours."""
+    i = np.clip(best, 1, len(grid) - 2)
+    cols = np.arange(sse.shape[1])
+    s0, s1, s2 = sse[i - 1, cols], sse[i, cols], sse[i + 1, cols]
+    h = grid[1] - grid[0]
+    denom = s0 - 2 * s1 + s2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(denom > 0, 0.5 * h * (s0 - s2) / denom, 0.0)
+    shift = np.clip(shift, -h, h)
+    return np.where((best > 0) & (best < len(grid) - 1), grid[i] + shift, grid[best])
+
+
+@dataclass
+class _Group:
+    """The points of the languages fitted together, x already divided by x_ref."""
+
+    codes: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    member: np.ndarray  # language index of each point
+
+
+def _profile(form: _Form, group: _Group, theta: np.ndarray):
+    """Per-language closed-form p, q for each theta on a grid; total sse per theta."""
+    L = len(group.codes)
+    G = len(theta)
+    p = np.empty((G, L))
+    q = np.empty((G, L))
+    sse = np.zeros(G)
+    for l in range(L):
+        mask = group.member == l
+        z = form.basis(group.x[mask], theta)  # G x n_l
+        pl, ql, sl = _simple_regression(z, np.broadcast_to(group.y[mask], z.shape), form.sign)
+        p[:, l], q[:, l] = pl, ql
+        sse += sl
+    return p, q, sse
+
+
+def _fit_group(form: _Form, group: _Group) -> tuple[float, np.ndarray, np.ndarray]:
+    """Robust least-squares fit of one shared theta and per-language (p, q); several starts."""
+    from scipy.optimize import least_squares  # imported here: planning from a laws file needs no scipy
+
+    L = len(group.codes)
+    grid = form.grid(group.x)
+    p_grid, q_grid, sse = _profile(form, group, grid)
+    # Starts: the (up to three) deepest local minima of the profiled error, so a two-valley profile is not missed.
+    padded = np.concatenate(([np.inf], sse, [np.inf]))
+    minima = np.flatnonzero((sse <= padded[:-2]) & (sse <= padded[2:]))
+    starts = set(minima[np.argsort(sse[minima])][:3].tolist()) | {int(np.argmin(sse))}
+    lo_theta, hi_theta = form.theta_bounds(group.x)
+    member = group.member
+
+    def residuals(v):
+        theta, p, r = v[0], v[1 : L + 1], v[L + 1 :]
+        z = form.basis(group.x, theta)
+        return p[member] + form.sign * r[member] * z - group.y
+
+    rows = np.arange(len(member))
+
+    def jacobian(v):
+        theta, r = v[0], v[L + 1 :]
+        jac = np.zeros((len(member), 1 + 2 * L))
+        jac[:, 0] = form.sign * r[member] * form.dbasis(group.x, theta)
+        jac[rows, 1 + member] = 1.0
+        jac[rows, 1 + L + member] = form.sign * form.basis(group.x, theta)
+        return jac
+
+    # Robust scale from the plain least-squares residuals of the best grid start.
+    best = int(np.argmin(sse))
+    v_ls = np.concatenate(([grid[best]], p_grid[best], form.sign * q_grid[best]))
+    r_ls = residuals(v_ls)
+    spread = float(np.ptp(group.y)) or 1.0
+    f_scale = max(1.4826 * float(np.median(np.abs(r_ls - np.median(r_ls)))), 1e-6 * spread)
+    lower = np.concatenate(([lo_theta], np.full(L, -np.inf), np.full(L, 1e-12)))
+    upper = np.concatenate(([hi_theta], np.full(L, np.inf), np.full(L, np.inf)))
+    winner = None
+    for s in sorted(starts, key=lambda i: sse[i]):
+        v0 = np.concatenate(([grid[s]], p_grid[s], np.maximum(form.sign * q_grid[s], 1e-9)))
+        v0 = np.clip(v0, lower, upper)
+        try:
+            result = least_squares(
+                residuals, v0, jac=jacobian, bounds=(lower, upper), loss="soft_l1", f_scale=f_scale,
+                x_scale="jac", max_nfev=200 * len(v0),
+            )
+        except ValueError:
+            continue
+        if winner is None or result.cost < winner.cost:
+            winner = result
+    if winner is None or not np.all(np.isfinite(winner.x)):
+        v = v_ls
+    else:
+        v = winner.x
+    return float(v[0]), v[1 : L + 1], form.sign * v[L + 1 :]
+
+
+def _goodness(law: ScalingLaw, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    residual = y - law.value(x)
+    ss_res = float(np.sum(residual**2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    rmse = math.sqrt(ss_res / len(y))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res <= 1e-12 else 0.0)
+    return r2, rmse
+
+
+def _band_grid(x: np.ndarray) -> np.ndarray:
+    return np.geomspace(x.min() / 2.0, x.max() * 10.0, 60)
+
+
+def _bootstrap_band(
+    form: _Form, x: np.ndarray, fitted: np.ndarray, residuals: np.ndarray, n_params: int, theta_fixed: float | None,
+    x_ref: float, replicates: int, rng: np.random.Generator,
+) -> Band:
+    """Residual bootstrap: y* = fitted + resampled residuals, refit by variable projection, percentile band."""
+    n = len(x)
+    centred = residuals - residuals.mean()
+    dof = max(len(residuals) - n_params, 1)
+    centred = centred * math.sqrt(len(residuals) / dof)
+    draws = rng.integers(0, len(centred), size=(replicates, n))
+    y_star = fitted[None, :] + centred[draws]  # R x n
+    if theta_fixed is None:
+        grid = form.grid(x)
+        z = form.basis(x, grid)  # G x n
+        _, _, sse = _simple_regression(z[:, None, :], y_star[None, :, :], form.sign)  # G x R
+        theta = _parabolic_refine(grid, sse, np.argmin(sse, axis=0))
+    else:
+        theta = np.full(replicates, theta_fixed)
+    z_star = form.basis(x, theta)  # R x n
+    p, q, _ = _simple_regression(z_star, y_star, form.sign)
+    grid_x = _band_grid(x * x_ref)
+    curves = p[:, None] + q[:, None] * form.basis(grid_x / x_ref, theta)  # R x grid
+    tail = 100 * (1 - BAND_LEVEL) / 2
+    lower, upper = np.percentile(curves, [tail, 100 - tail], axis=0)
+    return Band(x=grid_x, lower=lower, upper=upper)
+
+
+def fit_laws(
+    measurements: Iterable[Measurement],
+    form: str = "power",
+    pooled: bool | None = None,
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> dict[str, FitResult]:
+    """Fit one law per language. ``pooled``: True shares the exponent across all languages, False fits each alone,
+    None (default) fits alone those with at least three measurements and pools the others. ``bootstrap`` replicates
+    for the confidence band (0: none)."""
+    if form not in LAW_FORMS:
+        raise FitError(f"Unknown law form {form!r}; expected power or log.", field="form")
+    points = list(measurements)
+    if not points:
+        raise FitError("No measurements to fit.", field="measurements")
+    by_language: dict[str, list[Measurement]] = {}
+    for i, point in enumerate(points, start=1):
+        where = f"measurement {i} ({point.language})"
+        for what, value in (("pairs", point.pairs), ("score", point.score)):
+            numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if not numeric or not math.isfinite(value):
+                raise FitError(f"{where}: {what} must be a finite number, got {value!r}.", field=where)
+        if point.pairs <= 0:
+            raise FitError(f"{where}: pairs must be positive, got {point.pairs:g}.", field=where)
+        by_language.setdefault(point.language, []).append(point)
+    model = _FORM_MODELS[form]
+    enough = {code for code, pts in by_language.items() if len({p.pairs for p in pts}) >= PARAMETERS_PER_LAW}
+    if pooled is True:
+        alone, shared = [], list(by_language)
+    else:
+        alone = [code for code in by_language if code in enough]
+        shared = [code for code in by_language if code not in enough]
+        if shared and pooled is False:
+            code = shared[0]
+            count = len({p.pairs for p in by_language[code]})
+            raise FitError(
+                f"{code!r} has measurements at {count} pair count(s); a {form} law needs at least "
+                f"{PARAMETERS_PER_LAW} (allow pooling to share the exponent across languages).",
+                field=code,
+            )
+    rng = np.random.default_rng(seed)
+    results: dict[str, FitResult] = {}
+    for code in alone:
+        results[code] = _fit_languages(model, {code: by_language[code]}, [code], False, bootstrap, rng)[code]
+    if shared:
+        # The pooled fit uses every language's points to pin the shared exponent; results are kept for `shared`.
+        for code in shared:
+            if len({p.pairs for p in by_language[code]}) < 2:
+                raise FitError(
+                    f"{code!r} has measurements at only one pair count; even with the exponent shared across "
+                    f"languages a fit needs at least two.",
+                    field=code,
+                )
+        total = sum(len(pts) for pts in by_language.values())
+        if total < 1 + 2 * len(by_language) or not enough:
+            raise FitError(
+                f"Too few measurements to pool: {total} points for {len(by_language)} language(s); a pooled fit "
+                f"needs at least {1 + 2 * len(by_language)} and one language measured at {PARAMETERS_PER_LAW} or "
+                f"more pair counts.",
+                field=shared[0],
+            )
+        pooled_results = _fit_languages(model, by_language, shared, True, bootstrap, rng)
+        results.update(pooled_results)
+    return {code: results[code] for code in by_language}
+
+
+def _fit_languages(
+    model: _Form, by_language: dict[str, list[Measurement]], keep: Sequence[str], pooled: bool, bootstrap: int,
+    rng: np.random.Generator,
+) -> dict[str, FitResult]:
+    codes = list(by_language)
+    x_all = np.array([p.pairs for code in codes for p in by_language[code]], dtype=float)
+    y_all = np.array([p.score for code in codes for p in by_language[code]], dtype=float)
+    member = np.array([l for l, code in enumerate(codes) for _ in by_language[code]], dtype=np.intp)
+    x_ref = float(np.exp(np.mean(np.log(x_all))))
+    group = _Group(codes, x_all / x_ref, y_all, member)
+    theta, p, q = _fit_group(model, group)
+    residuals_all = y_all - (p[member] + q[member] * model.basis(group.x, theta))
+    out = {}
+    for l, code in enumerate(codes):
+        if code not in keep:
+            continue
+        try:
+            law = model.law(float(p[l]), float(q[l]), theta, x_ref)
+        except PlanningError as exc:
+            raise FitError(f"The fit for {code!r} gave an unusable law: {exc}", field=code) from None
+        mask = member == l
+        x, y = x_all[mask], y_all[mask]
+        r2, rmse = _goodness(law, x, y)
+        band = None
+        if bootstrap > 0:
+            if pooled:
+                # Shared exponent held fixed; residuals drawn from the whole pooled fit.
+                fitted = p[l] + q[l] * model.basis(x / x_ref, theta)
+                band = _bootstrap_band(model, x / x_ref, fitted, residuals_all, 1 + 2 * len(codes), theta, x_ref,
+                                       bootstrap, rng)
+            elif len(x) > PARAMETERS_PER_LAW:
+                fitted = p[l] + q[l] * model.basis(x / x_ref, theta)
+                band = _bootstrap_band(model, x / x_ref, fitted, y - fitted, PARAMETERS_PER_LAW, None, x_ref,
+                                       bootstrap, rng)
+        out[code] = FitResult(code, law, r2, rmse, int(len(x)), pooled, band, list(by_language[code]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Laws files
+
+
+def laws_document(results: dict[str, FitResult]) -> dict[str, Any]:
+    """The JSON document of a laws file (schema linguatune.laws/1)."""
+    laws = {}
+    for code, result in results.items():
+        entry = result.law.to_dict()
+        entry.update(r2=result.r2, rmse=result.rmse, n_points=result.n_points, pooled=result.pooled)
+        if result.band is not None:
+            entry["band"] = {
+                "level": result.band.level,
+                "x": result.band.x.tolist(),
+                "lower": result.band.lower.tolist(),
+                "upper": result.band.upper.tolist(),
+            }
+        laws[code] = entry
+    return {"schema": LAWS_SCHEMA, "laws": laws}
+
+
+def save_laws(results: dict[str, FitResult], path) -> None:
+    """Write a laws file (JSON) atomically."""
+    from studio.planning.plan import write_text_atomic
+
+    write_text_atomic(Path(path), json.dumps(laws_document(results), indent=2) + "\n")
+
+
+def load_laws(path, catalogue=None) -> dict[str, ScalingLaw]:
+    """Read a laws file; LawsFormatError names the bad field (``laws.ar.params.b``). Codes resolve through the
+    catalogue when one is given."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LawsFormatError(f"Laws file {str(path)!r} does not exist.", field=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LawsFormatError(f"Laws file {str(path)!r} cannot be read: {exc}.", field=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise LawsFormatError(f"Laws file {path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).",
+                              field=str(path)) from None
+    return laws_from_document(data, catalogue, source=path.name)
+
+
+def laws_from_document(data: Any, catalogue=None, source: str = "laws file") -> dict[str, ScalingLaw]:
+    """Validate a laws document and return its laws by catalogue code."""
+    if not isinstance(data, dict):
+        raise LawsFormatError(f"{source}: expected a JSON object with 'schema' and 'laws'.", field="")
+    if data.get("schema") != LAWS_SCHEMA:
+        raise LawsFormatError(f"{source}: schema must be {LAWS_SCHEMA!r}, got {data.get('schema')!r}.", field="schema")
+    entries = data.get("laws")
+    if not isinstance(entries, dict) or not entries:
+        raise LawsFormatError(f"{source}: 'laws' must be a non-empty object keyed by language code.", field="laws")
+    laws: dict[str, ScalingLaw] = {}
+    for code, entry in entries.items():
+        try:
+            law = ScalingLaw.from_dict(entry)
+        except PlanningError as exc:
+            path = f"laws.{code}" + (f".{exc.field}" if exc.field else "")
+            raise LawsFormatError(f"{source}: {path}: {exc.message}", field=path) from None
+        key = catalogue.get(code).code if catalogue is not None else code
+        laws[key] = law
+    return laws

@@ -1,0 +1,585 @@
+"""Plans: the allocation a user decided on, as a versioned document other tools (and the worker) read.
+
+JSON is canonical (schema ``linguatune.plan/1``); YAML and CSV carry the same fields and load back to the same plan;
+Markdown is a readable summary only. Loading validates every field and names the path of the first bad one, e.g.
+``languages[2].law.params.b``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from studio.errors import PlanFormatError, PlanningError
+from studio.planning.allocation import (
+    OBJECTIVES,
+    LanguageRequest,
+    allocate,
+    marginal_value,
+    uniform_allocation,
+)
+from studio.planning.budget import format_pairs, parse_budget
+from studio.planning.laws import ScalingLaw
+from studio.planning.prior import PRIOR_NOTE, prior_law
+
+PLAN_SCHEMA = "linguatune.plan/1"
+PLAN_FORMATS = (".json", ".yaml", ".yml", ".csv", ".md")
+MARGINAL_STEP = 1000
+"""The extra budget the plan's marginal value is quoted for ("1k more pairs buys ...")."""
+
+_LAW_COLUMNS = ("c", "a", "b", "g", "x0")
+_CSV_COLUMNS = (
+    "code", "name", "pairs", "cap", "floor", "weight", "predicted", "uniform_pairs", "uniform_predicted", "prior",
+    "law_form", *_LAW_COLUMNS,
+)
+_CSV_PLAN_KEYS = (
+    "schema", "budget", "objective", "prior", "predicted_total", "uniform_total", "lam", "gain_per_1k",
+    "law_source", "created_at", "warnings", "prior_note",
+)
+
+
+@dataclass
+class LanguagePlan:
+    """One language of a plan: its pairs under the plan and under the uniform split, and what its law predicts."""
+
+    code: str
+    pairs: int
+    cap: int
+    weight: float
+    floor: int
+    predicted: float
+    uniform_pairs: int
+    uniform_predicted: float
+    law: ScalingLaw
+    name: str | None = None
+    prior: bool = False
+
+    @property
+    def gain(self) -> float:
+        """Predicted score gained over the uniform split."""
+        return self.predicted - self.uniform_predicted
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code}
+        if self.name is not None:
+            data["name"] = self.name
+        data.update(
+            pairs=self.pairs, cap=self.cap, floor=self.floor, weight=self.weight, predicted=self.predicted,
+            uniform_pairs=self.uniform_pairs, uniform_predicted=self.uniform_predicted, prior=self.prior,
+            law=self.law.to_dict(),
+        )
+        return data
+
+
+@dataclass
+class Plan:
+    """A budget split across languages, with the uniform baseline beside it and where its laws came from.
+
+    ``prior`` is True when any language's law is the uncalibrated prior; ``lam`` is the common weighted marginal
+    gain per pair (nan for maxmin); ``gain_per_1k`` is what 1,000 more pairs of budget would add to the objective.
+    """
+
+    budget: int
+    objective: str
+    prior: bool
+    predicted_total: float
+    uniform_total: float
+    lam: float
+    languages: list[LanguagePlan]
+    warnings: list[str] = field(default_factory=list)
+    created_at: str = ""
+    law_source: str = "prior"
+    gain_per_1k: float | None = None
+
+    @property
+    def allocated(self) -> int:
+        return sum(language.pairs for language in self.languages)
+
+    @property
+    def total_gain(self) -> float:
+        """Predicted objective gained over the uniform split."""
+        return self.predicted_total - self.uniform_total
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON document."""
+        data: dict[str, Any] = {
+            "schema": PLAN_SCHEMA,
+            "budget": self.budget,
+            "objective": self.objective,
+            "prior": self.prior,
+            "predicted_total": self.predicted_total,
+            "uniform_total": self.uniform_total,
+            "lam": None if not math.isfinite(self.lam) else self.lam,
+            "gain_per_1k": self.gain_per_1k,
+            "law_source": self.law_source,
+            "created_at": self.created_at,
+            "warnings": list(self.warnings),
+        }
+        if self.prior:
+            data["prior_note"] = PRIOR_NOTE
+        data["languages"] = [language.to_dict() for language in self.languages]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Plan":
+        """Validate a plan document; PlanFormatError carries the path of the first bad field."""
+        return _plan_from_dict(data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=120)
+
+    def to_csv(self) -> str:
+        """Plan-level fields as ``# key: <json value>`` comment lines, then one row per language."""
+        data = self.to_dict()
+        out = io.StringIO()
+        for key in _CSV_PLAN_KEYS:
+            if key in data:
+                out.write(f"# {key}: {json.dumps(data[key], ensure_ascii=False)}\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(_CSV_COLUMNS)
+        for language in self.languages:
+            params = language.law.params()
+            writer.writerow(
+                [
+                    language.code, language.name or "", language.pairs, language.cap, language.floor,
+                    repr(language.weight), repr(language.predicted), language.uniform_pairs,
+                    repr(language.uniform_predicted), "true" if language.prior else "false", language.law.form,
+                    *[repr(params[name]) if name in params else "" for name in _LAW_COLUMNS],
+                ]
+            )
+        return out.getvalue()
+
+    def to_markdown(self) -> str:
+        """A readable summary (not loadable)."""
+        lines = [f"# LinguaTune plan: {format_pairs(self.budget)} pairs, objective {self.objective}", ""]
+        if self.prior:
+            lines += [f"> **{PRIOR_NOTE}**", ""]
+        lines += [
+            f"- Languages: {', '.join(language.code for language in self.languages)}",
+            f"- Pairs allocated: {format_pairs(self.allocated)} of a budget of {format_pairs(self.budget)}",
+            f"- Predicted total: {self.predicted_total:.2f} (uniform split: {self.uniform_total:.2f}, "
+            f"gain {self.total_gain:+.2f})",
+        ]
+        if self.gain_per_1k is not None:
+            lines.append(f"- Marginal value: {marginal_sentence(self)}")
+        lines.append(f"- Laws: {self.law_source}")
+        if self.created_at:
+            lines.append(f"- Created: {self.created_at}")
+        for warning in self.warnings:
+            lines.append(f"- Warning: {warning}")
+        lines += [
+            "",
+            "| Language | Pairs | Uniform pairs | Predicted | Uniform predicted | Gain | Cap | Law |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for language in self.languages:
+            label = f"{language.name} ({language.code})" if language.name else language.code
+            law = language.law.form + (" (prior)" if language.prior else "")
+            lines.append(
+                f"| {label} | {format_pairs(language.pairs)} | {format_pairs(language.uniform_pairs)} | "
+                f"{language.predicted:.2f} | {language.uniform_predicted:.2f} | {language.gain:+.2f} | "
+                f"{format_pairs(language.cap)} | {law} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def marginal_sentence(plan: Plan) -> str:
+    """'1k more pairs buys +X total' (or raises the lowest score, for maxmin)."""
+    if plan.gain_per_1k is None:
+        return "n/a"
+    if plan.objective == "maxmin":
+        return f"1k more pairs raises the lowest predicted score by {plan.gain_per_1k:+.4f}"
+    return f"1k more pairs buys {plan.gain_per_1k:+.4f} total (lambda = {plan.lam:.3g} per pair)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Making a plan
+
+
+def _by_code(option: str, values: Mapping[str, Any] | None, catalogue, codes: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        code = catalogue.get(key).code
+        if code not in codes:
+            raise PlanningError(f"{option} names {code!r}, which is not one of the plan's languages.", field=code)
+        out[code] = value
+    return out
+
+
+def make_plan(
+    languages: Sequence[str],
+    budget: int | str,
+    *,
+    laws: Mapping[str, ScalingLaw] | None = None,
+    objective: str = "sum",
+    floors: Mapping[str, int] | int = 0,
+    caps: Mapping[str, int] | None = None,
+    weights: Mapping[str, float] | None = None,
+    catalogue=None,
+    law_source: str | None = None,
+) -> Plan:
+    """Plan ``budget`` pairs across ``languages`` (codes or names). Languages without a fitted law in ``laws`` use the
+    uncalibrated prior, and the plan records ``prior=True``. Caps default to the catalogue's available pairs."""
+    if catalogue is None:
+        from studio.planning.languages import load_catalogue
+
+        catalogue = load_catalogue()
+    if objective not in OBJECTIVES:
+        raise PlanningError(f"Unknown objective {objective!r}; expected sum or maxmin.", field="objective")
+    resolved = catalogue.resolve(list(languages))
+    if not resolved:
+        raise PlanningError("No languages to plan for; choose at least one.", field="languages")
+    codes = [language.code for language in resolved]
+    budget_pairs = parse_budget(budget)
+    fitted = {catalogue.get(code).code: law for code, law in (laws or {}).items()}
+    cap_of = _by_code("--cap", caps, catalogue, codes)
+    weight_of = _by_code("--weight", weights, catalogue, codes)
+    if isinstance(floors, Mapping):
+        floor_of = _by_code("--min", floors, catalogue, codes)
+        default_floor = 0
+    else:
+        floor_of, default_floor = {}, floors
+    requests = []
+    used_prior = []
+    for language in resolved:
+        code = language.code
+        law = fitted.get(code)
+        if law is None:
+            law = prior_law(language)
+            used_prior.append(code)
+        requests.append(
+            LanguageRequest(
+                code=code,
+                law=law,
+                cap=int(cap_of.get(code, language.pairs)),
+                floor=int(floor_of.get(code, default_floor)),
+                weight=float(weight_of.get(code, 1.0)),
+            )
+        )
+    best = allocate(requests, budget_pairs, objective)
+    uniform = uniform_allocation(requests, budget_pairs)
+    gain = marginal_value(best, requests, per=MARGINAL_STEP)
+    if not used_prior:
+        source = law_source or "fitted"
+    elif len(used_prior) == len(codes):
+        source = "prior"
+    else:
+        source = f"{law_source or 'fitted'} + prior for {', '.join(used_prior)}"
+    language_plans = [
+        LanguagePlan(
+            code=req.code, pairs=best.pairs[req.code], cap=req.cap, weight=req.weight, floor=req.floor,
+            predicted=best.predicted[req.code], uniform_pairs=uniform.pairs[req.code],
+            uniform_predicted=uniform.predicted[req.code], law=req.law, name=language.name,
+            prior=req.code in used_prior,
+        )
+        for req, language in zip(requests, resolved)
+    ]
+    return Plan(
+        budget=budget_pairs,
+        objective=objective,
+        prior=bool(used_prior),
+        predicted_total=best.total,
+        uniform_total=uniform.total,
+        lam=best.lam,
+        languages=language_plans,
+        warnings=list(best.warnings),
+        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        law_source=source,
+        gain_per_1k=gain,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def _fail(path: str, message: str) -> PlanFormatError:
+    return PlanFormatError(f"Plan field {path}: {message}", field=path)
+
+
+def _int(data: Mapping[str, Any], key: str, path: str, *, minimum: int = 0, default: Any = ...) -> int:
+    if key not in data:
+        if default is not ...:
+            return default
+        raise _fail(path, "is missing.")
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise _fail(path, f"must be a whole number, got {value!r}.")
+    if value < minimum:
+        raise _fail(path, f"must be at least {minimum}, got {value}.")
+    return value
+
+
+def _float(data: Mapping[str, Any], key: str, path: str, *, positive: bool = False, default: Any = ...,
+           nullable: bool = False) -> float:
+    if key not in data:
+        if default is not ...:
+            return default
+        raise _fail(path, "is missing.")
+    value = data[key]
+    if value is None and nullable:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(path, f"must be a finite number, got {value!r}.")
+    if positive and value <= 0:
+        raise _fail(path, f"must be positive, got {value!r}.")
+    return float(value)
+
+
+def _str(data: Mapping[str, Any], key: str, path: str, *, default: Any = ...) -> str:
+    if key not in data:
+        if default is not ...:
+            return default
+        raise _fail(path, "is missing.")
+    value = data[key]
+    if not isinstance(value, str):
+        raise _fail(path, f"must be text, got {value!r}.")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str, path: str, *, default: Any = ...) -> bool:
+    if key not in data:
+        if default is not ...:
+            return default
+        raise _fail(path, "is missing.")
+    value = data[key]
+    if not isinstance(value, bool):
+        raise _fail(path, f"must be true or false, got {value!r}.")
+    return value
+
+
+def _language_from_dict(entry: Any, path: str, plan_prior: bool) -> LanguagePlan:
+    if not isinstance(entry, dict):
+        raise _fail(path, f"must be an object, got {entry!r}.")
+    code = _str(entry, "code", f"{path}.code")
+    if not code.strip():
+        raise _fail(f"{path}.code", "must not be empty.")
+    name = entry.get("name")
+    if name is not None and not isinstance(name, str):
+        raise _fail(f"{path}.name", f"must be text, got {name!r}.")
+    cap = _int(entry, "cap", f"{path}.cap")
+    floor = _int(entry, "floor", f"{path}.floor", default=0)
+    pairs = _int(entry, "pairs", f"{path}.pairs")
+    uniform_pairs = _int(entry, "uniform_pairs", f"{path}.uniform_pairs")
+    for key, value in (("pairs", pairs), ("uniform_pairs", uniform_pairs), ("floor", floor)):
+        if value > cap:
+            raise _fail(f"{path}.{key}", f"{format_pairs(value)} is above the cap of {format_pairs(cap)}.")
+    for key, value in (("pairs", pairs), ("uniform_pairs", uniform_pairs)):
+        if value < floor:
+            raise _fail(f"{path}.{key}", f"{format_pairs(value)} is below the floor of {format_pairs(floor)}.")
+    if "law" not in entry:
+        raise _fail(f"{path}.law", "is missing.")
+    try:
+        law = ScalingLaw.from_dict(entry["law"])
+    except PlanningError as exc:
+        where = f"{path}.law" + (f".{exc.field}" if exc.field else "")
+        raise _fail(where, exc.message) from None
+    return LanguagePlan(
+        code=code,
+        pairs=pairs,
+        cap=cap,
+        weight=_float(entry, "weight", f"{path}.weight", positive=True),
+        floor=floor,
+        predicted=_float(entry, "predicted", f"{path}.predicted"),
+        uniform_pairs=uniform_pairs,
+        uniform_predicted=_float(entry, "uniform_predicted", f"{path}.uniform_predicted"),
+        law=law,
+        name=name,
+        prior=_bool(entry, "prior", f"{path}.prior", default=plan_prior),
+    )
+
+
+def _plan_from_dict(data: Any) -> Plan:
+    if not isinstance(data, dict):
+        raise PlanFormatError("A plan must be an object with schema, budget, objective and languages.", field="")
+    schema = data.get("schema")
+    if schema != PLAN_SCHEMA:
+        raise _fail("schema", f"must be {PLAN_SCHEMA!r}, got {schema!r}.")
+    budget = _int(data, "budget", "budget", minimum=1)
+    objective = _str(data, "objective", "objective")
+    if objective not in OBJECTIVES:
+        raise _fail("objective", f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}.")
+    prior = _bool(data, "prior", "prior")
+    predicted_total = _float(data, "predicted_total", "predicted_total")
+    entries = data.get("languages")
+    if not isinstance(entries, list) or not entries:
+        raise _fail("languages", "must be a non-empty list of languages.")
+    languages = [_language_from_dict(entry, f"languages[{i}]", prior) for i, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for i, language in enumerate(languages):
+        if language.code in seen:
+            raise _fail(f"languages[{i}].code", f"language {language.code!r} is listed twice.")
+        seen.add(language.code)
+    allocated = sum(language.pairs for language in languages)
+    if allocated > budget:
+        raise _fail("languages", f"the pairs add up to {format_pairs(allocated)}, above the budget of "
+                                 f"{format_pairs(budget)}.")
+    uniform_default = sum(language.weight * language.uniform_predicted for language in languages)
+    warnings = data.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise _fail("warnings", f"must be a list of text, got {warnings!r}.")
+    gain = data.get("gain_per_1k")
+    if gain is not None:
+        gain = _float(data, "gain_per_1k", "gain_per_1k")
+    return Plan(
+        budget=budget,
+        objective=objective,
+        prior=prior,
+        predicted_total=predicted_total,
+        uniform_total=_float(data, "uniform_total", "uniform_total", default=uniform_default),
+        lam=_float(data, "lam", "lam", default=math.nan, nullable=True),
+        languages=languages,
+        warnings=list(warnings),
+        created_at=_str(data, "created_at", "created_at", default=""),
+        law_source=_str(data, "law_source", "law_source", default="prior" if prior else "unknown"),
+        gain_per_1k=gain,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place (never half-written)."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise PlanningError(f"Folder {str(directory)!r} does not exist.", field=str(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in PLAN_FORMATS:
+        raise PlanFormatError(
+            f"Unknown plan format {suffix or '(no extension)'!r} for {path.name}; use .json, .yaml, .csv or .md.",
+            field=str(path),
+        )
+    return ".yaml" if suffix == ".yml" else suffix
+
+
+def save_plan(plan: Plan, path) -> Path:
+    """Write ``plan`` in the format its extension names (.json, .yaml/.yml, .csv, .md), atomically."""
+    path = Path(path)
+    kind = _format_of(path)
+    text = {".json": plan.to_json, ".yaml": plan.to_yaml, ".csv": plan.to_csv, ".md": plan.to_markdown}[kind]()
+    write_text_atomic(path, text)
+    return path
+
+
+def load_plan(path) -> Plan:
+    """Read and validate a plan (.json, .yaml/.yml or .csv); PlanFormatError names the first bad field."""
+    path = Path(path)
+    kind = _format_of(path)
+    if kind == ".md":
+        raise PlanFormatError(
+            f"{path.name} is a Markdown summary, which cannot be loaded; use the .json, .yaml or .csv plan.",
+            field=str(path),
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanFormatError(f"Plan file {str(path)!r} does not exist.", field=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanFormatError(f"Plan file {str(path)!r} cannot be read: {exc}.", field=str(path)) from None
+    if kind == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanFormatError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).", field="") from None
+    elif kind == ".yaml":
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise PlanFormatError(f"{path.name} is not valid YAML{where}.", field="") from None
+    else:
+        data = _dict_from_csv(text, path.name)
+    return Plan.from_dict(data)
+
+
+def _dict_from_csv(text: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    rows: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            key, sep, value = line[1:].partition(":")
+            key = key.strip()
+            if not sep or key not in _CSV_PLAN_KEYS:
+                continue
+            try:
+                data[key] = json.loads(value.strip())
+            except json.JSONDecodeError:
+                raise _fail(key, f"the '# {key}:' line of {name} does not hold a valid value.") from None
+        elif line.strip():
+            rows.append(line)
+    reader = csv.DictReader(io.StringIO("\n".join(rows)))
+    missing = [column for column in ("code", "pairs", "cap", "weight", "predicted", "uniform_pairs",
+                                     "uniform_predicted", "law_form") if column not in (reader.fieldnames or [])]
+    if missing:
+        raise _fail(f"languages[0].{missing[0]}", f"column {missing[0]!r} is missing from {name}.")
+    languages = []
+    for i, row in enumerate(reader):
+        path = f"languages[{i}]"
+        entry: dict[str, Any] = {"code": row["code"]}
+        if row.get("name"):
+            entry["name"] = row["name"]
+        for key in ("pairs", "cap", "floor", "uniform_pairs"):
+            if key == "floor" and not row.get(key):
+                continue
+            entry[key] = _csv_number(row.get(key), f"{path}.{key}", whole=True)
+        for key in ("weight", "predicted", "uniform_predicted"):
+            entry[key] = _csv_number(row.get(key), f"{path}.{key}", whole=False)
+        if row.get("prior"):
+            flag = row["prior"].strip().lower()
+            if flag not in ("true", "false"):
+                raise _fail(f"{path}.prior", f"must be true or false, got {row['prior']!r}.")
+            entry["prior"] = flag == "true"
+        params = {
+            key: _csv_number(row[key], f"{path}.law.params.{key}", whole=False)
+            for key in _LAW_COLUMNS
+            if row.get(key) not in (None, "")
+        }
+        entry["law"] = {"form": row["law_form"], "params": params}
+        languages.append(entry)
+    data["languages"] = languages
+    return data
+
+
+def _csv_number(text: str | None, path: str, *, whole: bool) -> Any:
+    if text is None or not text.strip():
+        raise _fail(path, "is missing.")
+    try:
+        return int(text) if whole else float(text)
+    except ValueError:
+        raise _fail(path, f"must be a {'whole number' if whole else 'number'}, got {text!r}.") from None
