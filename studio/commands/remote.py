@@ -72,7 +72,11 @@ def register(sub) -> None:
     p = sub.add_parser("launch", help="launch a training job for a plan")
     p.add_argument("plan", help="plan JSON file (linguatune.plan/1)")
     p.add_argument("--host", help="host profile name (default: this machine)")
-    p.add_argument("--preset", default="demo", help="training preset (demo, ...)")
+    p.add_argument("--preset", default="demo", help="training preset: demo (tiny model, sample data) or llama-7b-8xa100")
+    p.add_argument("--data", metavar="FILE", help="JSON file of data sources (english_instructions, "
+                   "translated_instructions, pairs) for presets that need them")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a job field, e.g. --set train.epochs=1 (VALUE is JSON, else a string)")
     p.add_argument("--name", default="", help="a name for the job (kept as metadata)")
     p.add_argument("--nproc", type=int, help="processes per node (default: the profile's GPUs, at least 1)")
     p.add_argument("--dry-run", action="store_true", help="print the command / sbatch script; launch nothing")
@@ -260,25 +264,63 @@ def cmd_hosts_deploy(args) -> int:
 
 
 def _read_plan(path: str) -> dict:
+    from studio.planning.plan import load_plan
+
+    return load_plan(path).to_dict()
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LinguaTuneError(f"--set expects KEY=VALUE, got {item!r}.", field="set")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        overrides[key.strip()] = value
+    return overrides
+
+
+def _read_data_file(path: str | None) -> dict | None:
+    if not path:
+        return None
     try:
         obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise LinguaTuneError(f"Cannot read the plan {path}: {exc.strerror}.", field="plan") from None
+        raise LinguaTuneError(f"Cannot read the data file {path}: {exc.strerror}.", field="data") from None
     except ValueError as exc:
-        raise LinguaTuneError(f"The plan {path} is not valid JSON ({exc}).", field="plan") from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("languages"), list):
-        raise LinguaTuneError(f"The plan {path} has no languages list.", field="languages")
+        raise LinguaTuneError(f"The data file {path} is not valid JSON ({exc}).", field="data") from None
+    if not isinstance(obj, dict):
+        raise LinguaTuneError(f"The data file {path} must hold a JSON object.", field="data")
     return obj
 
 
+def launcher_section(profile) -> dict:
+    """The job spec's launcher fields, from a host profile."""
+    section = {"kind": profile.launcher, "nodes": profile.nodes, "gpus_per_node": profile.gpus_per_node,
+               "host": profile.name}
+    if profile.slurm_partition:
+        section["partition"] = profile.slurm_partition
+    if profile.slurm_account:
+        section["account"] = profile.slurm_account
+    if profile.slurm_time:
+        section["time_limit"] = profile.slurm_time
+    return section
+
+
 def cmd_launch(args) -> int:
-    from studio.remote.launch import LaunchRequest, build_job_spec, launch, plan_languages, preview_launch
+    from studio.remote.jobspec import build_job_spec
+    from studio.remote.launch import LaunchRequest, launch, plan_languages, preview_launch
     from studio.remote.registry import JobRegistry
 
     plan = _read_plan(args.plan)
     profile = _profile(args.host)
+    spec = build_job_spec(plan, preset=args.preset, name=args.name, overrides=_parse_overrides(args.overrides),
+                          data=_read_data_file(args.data), launcher=launcher_section(profile))
     request = LaunchRequest(
-        profile, build_job_spec(plan, preset=args.preset, name=args.name), name=args.name,
+        profile, spec, name=args.name,
         languages=plan_languages(plan), plan=plan, nproc_per_node=args.nproc,
     )
     if args.dry_run:

@@ -19,6 +19,7 @@ from studio.remote import sbatch as sbatch_mod
 from studio.remote.connection import Session
 from studio.remote.errors import RemoteError
 from studio.remote.hosts import HostProfile
+from studio.remote.jobspec import build_job_spec  # noqa: F401  (re-exported: launch callers build specs here)
 from worker.contract import EXIT_CODE_FILE, JOB_FILE, LOGS_DIR, PID_FILE
 
 LAUNCH_SCRIPT = "launch.sh"
@@ -212,13 +213,6 @@ def _wait_for_pid(session: Session, job_dir: str, limit_s: float) -> int | None:
         delay = min(delay * 2, 0.3)
     return None
 
-
-
-def build_job_spec(plan: dict[str, Any] | None, *, preset: str | None = None, name: str = "") -> dict[str, Any]:
-    """The content of job.json for a plan. Placeholder shape until it is connected to the worker's JobSpec:
-    the plan as exported, the chosen preset and the user's job name (metadata only)."""
-    spec: dict[str, Any] = {"plan": plan or {}, "preset": preset, "name": name}
-    return spec
 
 
 def plan_languages(plan: dict[str, Any] | None) -> list[str]:
