@@ -511,6 +511,21 @@ def _fit_languages(
 # Laws files
 
 
+def save_measurements(measurements: Sequence[Measurement], path, *, comment: str = "") -> None:
+    """Write measurements as the CSV ``load_measurements`` reads (``# comment`` lines, then language,pairs,score)."""
+    from studio.planning.plan import write_text_atomic
+
+    lines = [f"# {line}" for line in comment.splitlines()] + ["language,pairs,score"]
+    lines += [f"{m.language},{m.pairs:g},{m.score:.6g}" for m in measurements]
+    write_text_atomic(Path(path), "\n".join(lines) + "\n")
+
+
+def merge_measurements(base: Sequence[Measurement], extra: Sequence[Measurement]) -> list[Measurement]:
+    """``base`` followed by the ``extra`` points it lacks (same language and pairs: the extra one replaces it)."""
+    replaced = {(m.language, float(m.pairs)) for m in extra}
+    return [m for m in base if (m.language, float(m.pairs)) not in replaced] + list(extra)
+
+
 def laws_document(results: dict[str, FitResult]) -> dict[str, Any]:
     """The JSON document of a laws file (schema linguatune.laws/1)."""
     laws = {}

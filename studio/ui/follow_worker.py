@@ -45,6 +45,8 @@ class EventDigest:
     first_seq: int = -1
     last_seq: int = -1
     count: int = 0
+    first_time: float | None = None
+    last_time: float | None = None
     train_step: np.ndarray = field(default_factory=lambda: np.empty(0))
     train_loss: np.ndarray = field(default_factory=lambda: np.empty(0))
     train_lr: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -90,6 +92,7 @@ def digest_events(events: list[Event]) -> EventDigest:
     if not events:
         return digest
     digest.first_seq, digest.last_seq = events[0].seq, events[-1].seq
+    digest.first_time, digest.last_time = events[0].time, events[-1].time
     steps, losses, lrs, tps = [], [], [], []
     nan = float("nan")
     for event in events:

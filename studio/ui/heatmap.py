@@ -30,6 +30,8 @@ class AlignmentHeatmap(QWidget):
         controls.addWidget(QLabel("Alignment:"))
         self.metric_combo = QComboBox()
         self.metric_combo.setObjectName("alignmentMetric")
+        self.metric_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.metric_combo.setMinimumContentsLength(14)
         self.metric_combo.currentIndexChanged.connect(lambda _i: self._metric_changed())
         controls.addWidget(self.metric_combo)
         self.slider = QSlider(Qt.Orientation.Horizontal)

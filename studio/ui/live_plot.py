@@ -1,43 +1,79 @@
 """Live curves of the Monitor page (pyqtgraph): training loss (with another job's loss overlaid), learning rate and
 throughput, and evaluation scores per language over steps.
 
-Series grow by doubling their numpy buffers, and curves draw views of them with peak downsampling and clip-to-view,
-so a million loss points cost a few milliseconds per frame.
+Series grow by doubling their numpy buffers and keep per-block minima and maxima; a curve draws only the peaks of
+the visible range (about two points per pixel: peak downsampling and clip-to-view done on the series itself), so a
+million loss points cost a few milliseconds per frame.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
 
 from studio.ui.theme import Theme, current_theme
 
 
+BLOCK = 256  # points per pre-reduced block of a series (min and max kept per block)
+
+
 class GrowableSeries:
-    """Parallel float arrays appended in batches; capacity doubles, so appending n points costs O(n) overall."""
+    """Parallel float columns appended in batches; capacity doubles, so appending n points costs O(n) overall.
+
+    Every column also keeps the min and max of each block of ``BLOCK`` points (NaN-ignoring), updated as points
+    arrive, so a view of a million points is reduced to a few thousand peaks without reading them all.
+    """
 
     def __init__(self, columns: int = 2, capacity: int = 1024):
         self._data = np.empty((columns, capacity), dtype=float)
+        self._bmin = np.empty((columns, capacity // BLOCK + 1), dtype=float)
+        self._bmax = np.empty_like(self._bmin)
         self.size = 0
+        self.x_sorted = True  # column 0 never decreases (steps): views can be found by binary search
 
     def extend(self, *columns: np.ndarray) -> None:
         n = len(columns[0])
         if n == 0:
             return
-        need = self.size + n
+        old = self.size
+        need = old + n
         if need > self._data.shape[1]:
             capacity = self._data.shape[1]
             while capacity < need:
                 capacity *= 2
             grown = np.empty((self._data.shape[0], capacity), dtype=float)
-            grown[:, : self.size] = self._data[:, : self.size]
+            grown[:, :old] = self._data[:, :old]
             self._data = grown
+            blocks = capacity // BLOCK + 1
+            for name in ("_bmin", "_bmax"):
+                bigger = np.empty((self._data.shape[0], blocks), dtype=float)
+                bigger[:, : getattr(self, name).shape[1]] = getattr(self, name)
+                setattr(self, name, bigger)
         for i, column in enumerate(columns):
-            self._data[i, self.size: need] = column
+            self._data[i, old:need] = column
+        if self.x_sorted:
+            x = self._data[0, max(old - 1, 0):need]
+            self.x_sorted = bool(np.all(x[1:] >= x[:-1]))
         self.size = need
+        self._reduce_blocks(old // BLOCK, need)
+
+    def _reduce_blocks(self, first_block: int, end: int) -> None:
+        start = first_block * BLOCK
+        full_end = start + ((end - start) // BLOCK) * BLOCK
+        with np.errstate(invalid="ignore"):
+            if full_end > start:
+                chunk = self._data[:, start:full_end].reshape(self._data.shape[0], -1, BLOCK)
+                b0, b1 = first_block, full_end // BLOCK
+                self._bmin[:, b0:b1] = np.fmin.reduce(chunk, axis=2)
+                self._bmax[:, b0:b1] = np.fmax.reduce(chunk, axis=2)
+            if full_end < end:
+                tail = self._data[:, full_end:end]
+                self._bmin[:, full_end // BLOCK] = np.fmin.reduce(tail, axis=1)
+                self._bmax[:, full_end // BLOCK] = np.fmax.reduce(tail, axis=1)
 
     def column(self, index: int) -> np.ndarray:
         """A view of the filled part of one column (valid until the next ``extend``)."""
@@ -45,6 +81,91 @@ class GrowableSeries:
 
     def __len__(self) -> int:
         return self.size
+
+    def peaks(self, ycol: int, x_range: tuple[float, float] | None, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) to draw column ``ycol`` against column 0 within ``x_range`` (None: everything) with at most about
+        ``2 * bins`` points: each bin drawn as its min and max at the bin's first x, as peak downsampling does."""
+        x = self._data[0, : self.size]
+        y = self._data[ycol, : self.size]
+        if x_range is None or not self.x_sorted:
+            i0, i1 = 0, self.size
+        else:
+            # One point beyond each edge, so the line reaches the border of the view.
+            i0 = max(int(np.searchsorted(x, x_range[0], side="left")) - 1, 0)
+            i1 = min(int(np.searchsorted(x, x_range[1], side="right")) + 1, self.size)
+        count = i1 - i0
+        bins = max(int(bins), 16)
+        if count <= 2 * bins:
+            return x[i0:i1], y[i0:i1]
+        with np.errstate(invalid="ignore"):
+            b0, b1 = -(-i0 // BLOCK), i1 // BLOCK
+            if b1 - b0 >= bins:
+                group = -(-(b1 - b0) // bins)
+                nb = (b1 - b0) // group
+                stop = b0 + nb * group
+                lo = np.fmin.reduce(self._bmin[ycol, b0:stop].reshape(nb, group), axis=1)
+                hi = np.fmax.reduce(self._bmax[ycol, b0:stop].reshape(nb, group), axis=1)
+                starts = (b0 + np.arange(nb) * group) * BLOCK
+                head = (x[i0:b0 * BLOCK], y[i0:b0 * BLOCK])
+                tail = (x[stop * BLOCK:i1], y[stop * BLOCK:i1])
+            else:
+                k = -(-count // bins)
+                nb = count // k
+                stop = i0 + nb * k
+                chunk = y[i0:stop].reshape(nb, k)
+                lo, hi = np.fmin.reduce(chunk, axis=1), np.fmax.reduce(chunk, axis=1)
+                starts = i0 + np.arange(nb) * k
+                head = (x[i0:i0], y[i0:i0])
+                tail = (x[stop:i1], y[stop:i1])
+        px = np.repeat(x[starts], 2)
+        py = np.empty(2 * nb)
+        py[0::2], py[1::2] = lo, hi
+        return np.concatenate([head[0], px, tail[0]]), np.concatenate([head[1], py, tail[1]])
+
+
+class PeakCurve:
+    """A curve that draws a ``GrowableSeries`` column through ``peaks``: about two points per pixel of the view,
+    recomputed when the data grows or the visible x range changes (pyqtgraph never sees the million points)."""
+
+    def __init__(self, item: pg.PlotDataItem, viewbox: pg.ViewBox, ycol: int, *, connect: str = "all",
+                 on_drawn=None):
+        self.on_drawn = on_drawn
+        self.item = item
+        self.viewbox = viewbox
+        self.ycol = ycol
+        self.connect = connect
+        self.series: GrowableSeries | None = None
+        self.drawn_range: tuple[float, float] | None = None
+        item.setSkipFiniteCheck(connect == "all")
+        viewbox.sigXRangeChanged.connect(lambda *_: self._range_changed())
+
+    def set_series(self, series: GrowableSeries | None) -> None:
+        self.series = series
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.series is None or len(self.series) == 0:
+            self.item.setData([], [])
+            self.drawn_range = None
+            if self.on_drawn is not None:
+                self.on_drawn()
+            return
+        auto_x = bool(self.viewbox.state["autoRange"][0])
+        x_range = None if auto_x else tuple(self.viewbox.viewRange()[0])
+        bins = max(int(self.viewbox.width()), 200)
+        x, y = self.series.peaks(self.ycol, x_range, bins)
+        self.item.setData(x, y, connect=self.connect)
+        self.drawn_range = x_range
+        if self.on_drawn is not None:
+            self.on_drawn()
+
+    def _range_changed(self) -> None:
+        if self.series is None or bool(self.viewbox.state["autoRange"][0]):
+            return
+        current = tuple(self.viewbox.viewRange()[0])
+        if self.drawn_range is None or abs(current[0] - self.drawn_range[0]) + abs(current[1] - self.drawn_range[1]) \
+                > 1e-9 * max(1.0, abs(current[1])):
+            self.refresh()
 
 
 def style_plot(item: pg.PlotItem, theme: Theme) -> None:
@@ -59,18 +180,6 @@ def style_plot(item: pg.PlotItem, theme: Theme) -> None:
     item.showGrid(x=True, y=True, alpha=theme.grid_alpha)
     if item.titleLabel.text:
         item.setTitle(item.titleLabel.text, color=theme.plot_foreground, size="10pt")
-
-
-def fast_curve(item: pg.PlotDataItem) -> pg.PlotDataItem:
-    """Settings that keep a long curve cheap to redraw."""
-    item.setDownsampling(auto=True, method="peak")
-    item.setClipToView(True)
-    item.setSkipFiniteCheck(True)
-    return item
-
-
-def _monotonic(x: np.ndarray) -> bool:
-    return len(x) < 2 or bool(np.all(x[1:] >= x[:-1]))
 
 
 class _ThemedPlot(pg.PlotWidget):
@@ -89,6 +198,94 @@ class _ThemedPlot(pg.PlotWidget):
         style_plot(self.plotItem, theme)
 
 
+def _round_up(value: float) -> float:
+    """``value`` rounded up to two significant digits (12345 -> 13000)."""
+    if value <= 0:
+        return 1.0
+    scale = 10 ** (math.floor(math.log10(value)) - 1)
+    return math.ceil(value / scale) * scale
+
+
+class FollowX:
+    """Keeps a view's x range at [first step, a rounded-up bound ~20% past the last step] while the user has not
+    zoomed or panned, so the axis (costly to redraw) changes once per 20% of growth instead of on every frame.
+    The plot's auto-range button, or ``follow()``, returns to following."""
+
+    def __init__(self, viewbox: pg.ViewBox):
+        self.viewbox = viewbox
+        self.following = True
+        self.growing = True
+        self.extent: tuple[float, float] | None = None
+        self._shown: tuple[float, float] | None = None  # the range last set (the view adds padding to it)
+        viewbox.disableAutoRange(axis=pg.ViewBox.XAxis)
+        viewbox.sigRangeChangedManually.connect(self._manual)
+
+    def _manual(self, mask) -> None:
+        if mask is None or mask[0]:
+            self.following = False
+
+    def follow(self) -> None:
+        self.following = True
+        if self.extent is not None:
+            self.update(*self.extent, force=True, growing=self.growing)
+
+    def update(self, lo: float, hi: float, *, force: bool = False, growing: bool = True) -> None:
+        """Show [lo, hi]; with ``growing`` (a live job) leave room on the right for the steps to come."""
+        self.extent = (lo, hi)
+        self.growing = growing
+        if self.viewbox.state["autoRange"][0]:  # the "A" button: back to following
+            self.viewbox.disableAutoRange(axis=pg.ViewBox.XAxis)
+            self.following, force = True, True
+        if not self.following or not (math.isfinite(lo) and math.isfinite(hi)):
+            return
+        target = lo + (_round_up(max(hi - lo, 1.0) * 1.2) if growing else max(hi - lo, 1.0))
+        shown = self._shown
+        if force or shown is None or hi > shown[1] or shown[0] != lo or shown[1] > lo + 2 * max(hi - lo, 1.0) or \
+                (not growing and shown[1] != target):
+            self._shown = (lo, target)
+            self.viewbox.setXRange(lo, target, padding=0.01)
+
+
+class StickyY:
+    """Keeps a view's y range around the drawn data with a margin, moving it only when data leaves the range (or
+    fills less than 40% of it), instead of pyqtgraph's auto-range that moves it, and redraws the axes, whenever a
+    new minimum arrives. Zooming or panning y by hand stops it; the auto-range button resumes it."""
+
+    def __init__(self, viewbox: pg.ViewBox):
+        self.viewbox = viewbox
+        self.following = True
+        viewbox.disableAutoRange(axis=pg.ViewBox.YAxis)
+        viewbox.sigRangeChangedManually.connect(self._manual)
+
+    def _manual(self, mask) -> None:
+        if mask is None or mask[1]:
+            self.following = False
+
+    def update(self, *arrays: np.ndarray) -> None:
+        if self.viewbox.state["autoRange"][1]:
+            self.viewbox.disableAutoRange(axis=pg.ViewBox.YAxis)
+            self.following = True
+        if not self.following:
+            return
+        finite = [a[np.isfinite(a)] for a in arrays if a is not None and len(a)]
+        finite = [a for a in finite if len(a)]
+        if not finite:
+            return
+        lo = float(min(a.min() for a in finite))
+        hi = float(max(a.max() for a in finite))
+        span = max(hi - lo, abs(hi) * 1e-3, 1e-12)
+        view_lo, view_hi = self.viewbox.viewRange()[1]
+        if lo < view_lo or hi > view_hi or (view_hi - view_lo) > span * 1.16 / 0.4:
+            self.viewbox.setYRange(lo - 0.08 * span, hi + 0.08 * span, padding=0)
+
+
+def _extent(*series: "GrowableSeries | None") -> tuple[float, float] | None:
+    spans = [(s.column(0)[0], s.column(0)[-1]) for s in series if s is not None and len(s) and s.x_sorted]
+    if not spans:
+        return None
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
 class LossPlot(_ThemedPlot):
     """Training loss vs step of the selected job, eval loss as markers, and optionally a second job's loss."""
 
@@ -98,32 +295,54 @@ class LossPlot(_ThemedPlot):
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss")
         self.legend = item.addLegend(offset=(-10, 10))
-        self.curve = fast_curve(item.plot([], [], name="loss", pen=pg.mkPen(self.theme.series(0), width=1.5)))
+        self.curve = item.plot([], [], name="loss", pen=pg.mkPen(self.theme.series(0), width=1))
         self.eval_loss = item.plot([], [], name="eval loss", pen=None, symbol="o", symbolSize=6,
                                    symbolBrush=self.theme.series(4), symbolPen=None)
-        self.compare = fast_curve(item.plot([], [], name="compared", pen=pg.mkPen(
-            self.theme.series(1), width=1.5, style=Qt.PenStyle.DashLine)))
+        compare_color = QColor(self.theme.series(1))
+        compare_color.setAlpha(170)
+        self.compare = item.plot([], [], name="compared", pen=pg.mkPen(compare_color, width=1))
+        self.compare.setZValue(-1)  # under the selected job's curve
         self.legend.removeItem(self.eval_loss)
         self.legend.removeItem(self.compare)
+        self.follow_x = FollowX(item.vb)
+        self.growing = True
+        self.sticky_y = StickyY(item.vb)
+        self.main_peaks = PeakCurve(self.curve, item.vb, 1, on_drawn=self._fit_y)
+        self.compare_peaks = PeakCurve(self.compare, item.vb, 1, on_drawn=self._fit_y)
 
-    def set_loss(self, steps: np.ndarray, losses: np.ndarray) -> None:
-        self.curve.setClipToView(_monotonic(steps[-2:]) if len(steps) else True)
-        self.curve.setData(steps, losses)
+    def _follow(self) -> None:
+        extent = _extent(self.main_peaks.series, self.compare_peaks.series)
+        if extent is not None:
+            self.follow_x.update(*extent, growing=self.growing)
+
+    def _fit_y(self) -> None:
+        self.sticky_y.update(self.curve.yData, self.compare.yData, self.eval_loss.yData)
+
+    def set_loss(self, series: GrowableSeries | None, *, growing: bool = True) -> None:
+        """Draw ``series`` (columns step, loss, ...) as the selected job's loss; call again after it grew.
+        ``growing``: the job is still running (the x range leaves room for what comes)."""
+        self.growing = growing
+        self.main_peaks.series = series
+        self._follow()
+        self.main_peaks.refresh()
 
     def set_eval_loss(self, steps, values) -> None:
-        had = bool(len(self.eval_loss.xData if self.eval_loss.xData is not None else []))
+        had = self.legend.getLabel(self.eval_loss) is not None
         self.eval_loss.setData(steps, values)
+        self._fit_y()
         if len(steps) and not had:
             self.legend.addItem(self.eval_loss, "eval loss")
+        elif not len(steps) and had:
+            self.legend.removeItem(self.eval_loss)
 
-    def set_compare(self, label: str | None, steps=None, losses=None) -> None:
+    def set_compare(self, label: str | None, series: GrowableSeries | None = None) -> None:
         """Overlay another job's loss (``label`` None removes it)."""
         self.legend.removeItem(self.compare)
-        if label is None:
-            self.compare.setData([], [])
-            return
-        self.compare.setData(steps, losses)
-        self.legend.addItem(self.compare, label)
+        self.compare_peaks.series = series if label is not None else None
+        self._follow()
+        self.compare_peaks.refresh()
+        if label is not None:
+            self.legend.addItem(self.compare, label)
 
     def set_main_label(self, label: str) -> None:
         entry = self.legend.getLabel(self.curve)
@@ -141,14 +360,21 @@ class RatePlot(_ThemedPlot):
         item.setLabel("left", "learning rate")
         item.showAxis("right")
         item.setLabel("right", "tokens/s")
-        self.lr = fast_curve(item.plot([], [], pen=pg.mkPen(self.theme.series(2), width=1.5)))
+        self.lr = item.plot([], [], pen=pg.mkPen(self.theme.series(2), width=1))
         self.tps_view = pg.ViewBox()
         item.scene().addItem(self.tps_view)
         item.getAxis("right").linkToView(self.tps_view)
         self.tps_view.setXLink(item)
-        self.tps = fast_curve(pg.PlotDataItem([], [], pen=pg.mkPen(self.theme.series(3), width=1.2)))
+        self.tps = pg.PlotDataItem([], [], pen=pg.mkPen(self.theme.series(3), width=1))
         self.tps_view.addItem(self.tps)
         item.vb.sigResized.connect(self._sync_views)
+        self.follow_x = FollowX(item.vb)
+        self.sticky_lr = StickyY(item.vb)
+        self.sticky_tps = StickyY(self.tps_view)
+        self.lr_peaks = PeakCurve(self.lr, item.vb, 2, connect="finite",
+                                  on_drawn=lambda: self.sticky_lr.update(self.lr.yData))
+        self.tps_peaks = PeakCurve(self.tps, item.vb, 3, connect="finite",
+                                   on_drawn=lambda: self.sticky_tps.update(self.tps.yData))
         self.apply_theme(self.theme)
 
     def _sync_views(self) -> None:
@@ -161,12 +387,14 @@ class RatePlot(_ThemedPlot):
             self.plotItem.getAxis("left").setTextPen(pg.mkPen(theme.series(2)))
             self.plotItem.getAxis("right").setTextPen(pg.mkPen(theme.series(3)))
 
-    def set_data(self, steps, lr, tps) -> None:
-        self.lr.setData(steps, lr, connect="finite")
-        self.tps.setData(steps, tps, connect="finite")
-        finite = tps[np.isfinite(tps)] if len(tps) else tps
-        if len(finite):
-            self.tps_view.enableAutoRange(axis=pg.ViewBox.YAxis)
+    def set_series(self, series: GrowableSeries | None, *, growing: bool = True) -> None:
+        """Draw columns 2 (lr) and 3 (tokens/s) of ``series`` against its steps."""
+        self.lr_peaks.series = self.tps_peaks.series = series
+        extent = _extent(series)
+        if extent is not None:
+            self.follow_x.update(*extent, growing=growing)
+        self.lr_peaks.refresh()
+        self.tps_peaks.refresh()
 
 
 METRIC_LABELS = {"comet": "COMET", "chrf": "chrF", "spbleu": "spBLEU", "qa_hit": "QA hit rate", "loss": "eval loss"}
@@ -179,6 +407,7 @@ class EvalPlot(_ThemedPlot):
         super().__init__("Evaluation", parent)
         item = self.plotItem
         item.setLabel("bottom", "step")
+        item.getAxis("left").enableAutoSIPrefix(False)
         self.legend = item.addLegend(offset=(-10, -10), colCount=2)
         self.curves: dict[str, pg.PlotDataItem] = {}
 

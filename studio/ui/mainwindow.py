@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio import __version__
-from studio.ui.pages import launch_page, monitor_page
+from studio.ui.launch_page import LaunchPage
+from studio.ui.monitor_page import MonitorPage
 from studio.ui.plan_page import PLAN_FILTERS, PlanPage
 from studio.ui.settings import StudioSettings
 from studio.ui.theme import theme_manager
@@ -68,8 +69,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("pages")
         self.tabs.setDocumentMode(True)
         self.plan_page = PlanPage()
-        self.launch_page = launch_page()
-        self.monitor_page = monitor_page()
+        self.monitor_page = MonitorPage(parent=self)
+        self.launch_page = LaunchPage(lambda: self.plan_page.plan, self._job_launched,
+                                      registry=self.monitor_page.registry)
         self.tabs.addTab(self.plan_page, "Plan")
         self.tabs.addTab(self.launch_page, "Launch")
         self.tabs.addTab(self.monitor_page, "Monitor")
@@ -78,7 +80,10 @@ class MainWindow(QMainWindow):
         self.plan_status = QLabel()
         self.plan_status.setObjectName("planStatus")
         self.statusBar().addPermanentWidget(self.plan_status)
-        self.plan_page.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for page in (self.plan_page, self.launch_page, self.monitor_page):
+            page.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.plan_page.plan_changed.connect(lambda _plan: self.launch_page.refresh_from_plan())
+        self.monitor_page.refit_requested.connect(self._refit_from_runs)
         self.plan_page.plan_changed.connect(lambda _plan: self._update_plan_status())
         self.plan_page.redrawn.connect(self._update_plan_status)
         # Remember the inputs as they change (QSettings writes lazily), so a crash or a kill keeps the last plan.
@@ -248,9 +253,18 @@ class MainWindow(QMainWindow):
         self.settings.save_last_plan_state(self.plan_page.state())
         self.settings.sync()
 
+    def _job_launched(self, record) -> None:
+        self.monitor_page.watch(record)
+        self.tabs.setCurrentWidget(self.monitor_page)
+
+    def _refit_from_runs(self, rows: list) -> None:
+        if self.plan_page.refit_with_run_results(rows) is not None:
+            self.tabs.setCurrentWidget(self.plan_page)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         task = self.plan_page.fit_task
         if task is not None and not task.done:
             task.cancel()
+        self.monitor_page.shutdown()  # child widgets get no closeEvent: stop followers here
         self.save_state()
         super().closeEvent(event)

@@ -785,6 +785,33 @@ class PlanPage(QWidget):
         task.failed.connect(lambda exc: self._fit_failed(task, path, exc, quiet))
         return task.start()
 
+    def refit_with_run_results(self, rows: list[dict]) -> BackgroundTask | None:
+        """Add finished runs' COMET per language (``[{"code", "pairs", "score", "job"}]``) to the measurements the
+        laws come from, save them as ``run_results.csv`` in the user data dir, and refit from that file.
+
+        COMET arrives on its own 0-1 scale; the planning laws use COMET x 100, so scores at or below 1 are scaled.
+        """
+        from studio.paths import data_dir
+        from studio.planning.fitting import (Measurement, load_measurements, merge_measurements,
+                                             save_measurements)
+
+        runs = [Measurement(str(r["code"]), float(r["pairs"]), float(r["score"]) * (100.0 if r["score"] <= 1 else 1))
+                for r in rows if r.get("pairs")]
+        if not runs:
+            return None
+        base: list = []
+        if self.inputs.measurements_path:
+            try:
+                base = load_measurements(self.inputs.measurements_path)
+            except (LinguaTuneError, OSError):
+                base = []  # the pilot file moved away: fit from the runs alone
+        jobs = sorted({str(r.get("job", "")) for r in rows if r.get("job")})
+        path = data_dir() / "run_results.csv"
+        save_measurements(merge_measurements(base, runs), path,
+                          comment="Pilot measurements plus finished runs' COMET x 100 per language "
+                                  f"(runs: {', '.join(jobs) or 'unnamed'}).")
+        return self.fit_from_file(path)
+
     def _fit_done(self, task: BackgroundTask, path: str, results: dict) -> None:
         if task is not self.fit_task:
             return

@@ -276,8 +276,11 @@ def test_redraws_are_coalesced_to_one_per_event_loop_turn(qtbot, window):
 
 def test_pages_menus_and_shortcuts(window):
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Plan", "Launch", "Monitor"]
-    for page in (window.launch_page, window.monitor_page):
-        assert "Not yet available in this build" in page.message.text()
+    from studio.ui.launch_page import LaunchPage
+    from studio.ui.monitor_page import MonitorPage
+
+    assert isinstance(window.launch_page, LaunchPage) and isinstance(window.monitor_page, MonitorPage)
+    assert window.launch_page.registry is window.monitor_page.registry  # one registry for launches and history
     shortcuts = {
         window.open_action: "Ctrl+O",
         window.save_action: "Ctrl+S",
@@ -288,3 +291,27 @@ def test_pages_menus_and_shortcuts(window):
     for action, keys in shortcuts.items():
         assert action.shortcut().toString() == keys
     assert window.plan_status.text() == "6 languages · sum · uncalibrated prior"
+
+
+def test_run_results_refit_the_laws_together_with_the_pilot_points(qtbot, window, pilot_csv):
+    """Monitor's "use these results" hands COMET per language to the Plan page, which refits with them."""
+    from studio.paths import data_dir
+
+    page = window.plan_page
+    with qtbot.waitSignal(page.fit_finished, timeout=60_000):
+        page.fit_from_file(pilot_csv)
+    pilot = load_measurements(pilot_csv)
+    rows = [{"code": code, "pairs": 300_000, "score": 0.9, "job": "job-a"} for code in PAPER_LANGUAGES]
+    with qtbot.waitSignal(page.fit_finished, timeout=60_000) as blocker:
+        window.monitor_page.refit_requested.emit(rows)
+    assert blocker.args[0] is True
+    merged = load_measurements(data_dir() / "run_results.csv")
+    assert len(merged) == len(pilot) + len(rows)
+    assert {(m.language, m.pairs, m.score) for m in merged if m.pairs == 300_000} == {
+        (code, 300_000, 90.0) for code in PAPER_LANGUAGES}  # COMET 0-1 becomes the laws' x 100 unit
+    wait_redrawn(qtbot, page)
+    refit = fit_laws(merged)
+    pairs, scores = page.figure.curves.curve_data("ar")
+    np.testing.assert_allclose(scores, refit["ar"].law.value(pairs), rtol=1e-9)
+    assert "run_results.csv" in page.law_source_label.text()
+    assert window.tabs.currentWidget() is page
