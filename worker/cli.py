@@ -3,6 +3,8 @@
     linguatune-worker run DIR        train the job in DIR (resumes from its latest checkpoint when there is one)
     linguatune-worker resume DIR     the same, but DIR must already hold a job that was started
     linguatune-worker demo DIR       write the demo job (tiny Llama, shipped sample data) into DIR
+    linguatune-worker evaluate DIR [--checkpoint STEP]   translation, QA and alignment scores of the tuned model
+    linguatune-worker align DIR [--checkpoint STEP]      layer-wise alignment only
     linguatune-worker doctor [--json]
 
 Several ranks: ``torchrun --nproc-per-node N -m worker.cli run DIR``.
@@ -71,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job_dir", metavar="DIR")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
     p.set_defaults(func=_demo)
+    from worker.evaluation.cli import add_commands as add_evaluation_commands
+
+    add_evaluation_commands(sub)
     p = sub.add_parser("doctor", help="report python, torch, CUDA, GPUs, disk and libraries")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--path", default=".", help="where to measure free disk space (default: here)")
@@ -78,9 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WORKER_LIBRARIES = ("torch", "numpy", "transformers", "datasets", "accelerate", "comet", "sacrebleu", "sentencepiece",
+                    "pyarrow", "tokenizers", "safetensors")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in WORKER_LIBRARIES:
+            print(f"linguatune-worker: {exc.name.split('.')[0]} is not installed in {sys.executable}; install the "
+                  "worker with: pip install 'linguatune[worker]'", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -47,6 +47,12 @@ def collect(path: Path = Path(".")) -> dict[str, Any]:
     usage = shutil.disk_usage(path)
     report["disk"] = {"path": str(Path(path).resolve()), "free_gib": round(usage.free / 2**30, 1),
                       "total_gib": round(usage.total / 2**30, 1)}
+    try:
+        from worker.evaluation.cli import doctor_report
+
+        report["evaluation"] = doctor_report()
+    except Exception as exc:  # a broken evaluation stack is reported, not raised: doctor must always answer
+        report["evaluation"] = {"error": f"{type(exc).__name__}: {exc}"}
     report["ok"] = bool(report["torch"].get("ok"))
     return report
 
@@ -64,6 +70,17 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"torch        MISSING: {t['error']}")
     for name, info in report["libraries"].items():
         lines.append(f"{name:<12} {info.get('version') or '' if info['ok'] else 'MISSING: ' + info['error']}")
+    ev = report.get("evaluation", {})
+    if "error" in ev:
+        lines.append(f"evaluation   BROKEN: {ev['error']}")
+    elif ev:
+        comet = ev.get("comet", {})
+        lines.append(f"COMET        {'importable' if comet.get('importable') else 'MISSING: ' + str(comet.get('error'))}"
+                     f"; tiny pipeline-check checkpoint {'cached' if ev.get('tiny_comet', {}).get('cached') else 'built on first use'}"
+                     f"; {len(ev.get('comet_checkpoints', []))} hub checkpoint(s) cached")
+        bleu = ev.get("sacrebleu", {})
+        if "error" not in bleu:
+            lines.append(f"spBLEU       {'available' if bleu.get('spbleu') else 'unavailable offline (FLORES SentencePiece model not downloaded): BLEU 13a instead'}")
     d = report["disk"]
     lines.append(f"disk         {d['free_gib']} GiB free of {d['total_gib']} GiB at {d['path']}")
     return "\n".join(lines)

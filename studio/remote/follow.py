@@ -178,7 +178,7 @@ class Follower:
         events: list[Event] = []
         if size is None:
             return events
-        pos = self.stream.offset + len(self.stream._pending)
+        pos = self.stream.offset + self.stream.pending_bytes
         if pos >= size:
             return events
         if size - pos <= self.chunk_bytes:

@@ -103,19 +103,14 @@ def test_deploy_into_a_fresh_venv_over_ssh(trusted, ssh_profile, tmp_path):
     assert list(venv.glob("lib/python*/site-packages/linguatune-*.dist-info"))
 
 
-def _worker_has_run_command() -> bool:
-    proc = subprocess.run([sys.executable, "-m", "worker.cli", "run", "--help"], capture_output=True, cwd=ROOT)
-    return proc.returncode == 0
-
-
-@pytest.mark.skipif(not _worker_has_run_command(), reason="worker.cli has no `run` command yet (integration pending)")
 def test_real_worker_demo_through_the_local_launcher(local_profile, work_root):
     from worker.demo import demo_spec
 
     profile = HostProfile(**{**local_profile.to_dict(), "gpus_per_node": 0})
     registry = JobRegistry()
     with open_session(profile) as session:
-        # A short demo; COMET is left to the worker's own tests (this one is about launching and following).
+        # A short demo: COMET is covered by the worker's and evaluation's own tests; this one is about launching
+        # the real worker under torchrun through the launcher and following it.
         spec = demo_spec({"train.max_steps": 4, "eval.metrics": ["chrf"]})
         job = launch(LaunchRequest(profile, spec, languages=["demo"],
                                    nproc_per_node=2), session, registry=registry)

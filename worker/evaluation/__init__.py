@@ -18,10 +18,22 @@ Files: ``eval/step-N/{en-xx,xx-en}.jsonl`` (source, reference, hypothesis[, come
 
 from __future__ import annotations
 
-from .alignment import AlignmentResult, layerwise_alignment
+import importlib
+from typing import Any
+
 from .errors import CometUnavailableError, EvalInputError
-from .runner import evaluate
-from .settings import EvalSettings
+
+# The heavy parts (torch, transformers, COMET) load on first use, so `linguatune-worker --help` and the CLI's
+# wiring stay light and a machine without torch gets a clear message instead of an import error at start-up.
+_LAZY = {"AlignmentResult": "alignment", "layerwise_alignment": "alignment", "evaluate": "runner",
+         "EvalSettings": "settings"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlignmentResult",
