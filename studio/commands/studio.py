@@ -5,10 +5,12 @@ from __future__ import annotations
 
 def register(sub) -> None:
     p = sub.add_parser("studio", help="open the desktop studio")
+    p.add_argument("--demo", action="store_true",
+                   help="launch the local demo job at once (tiny model on this machine) and watch it live")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     from studio.ui.app import main  # Qt is imported only here
 
-    return main([])
+    return main([], demo=args.demo)

@@ -21,15 +21,22 @@ def create_application(argv: list[str] | None = None):
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the studio window and run until it is closed; returns the exit code."""
+def main(argv: list[str] | None = None, *, demo: bool | None = None) -> int:
+    """Open the studio window and run until it is closed; returns the exit code.
+
+    ``demo`` (or ``--demo`` among the arguments) launches the local demo job as soon as the window is up.
+    """
+    argv = list(argv if argv is not None else sys.argv[1:])
+    if demo is None:
+        demo = "--demo" in argv
+    argv = [arg for arg in argv if arg != "--demo"]
     import pyqtgraph as pg
 
     from studio.errors import LinguaTuneError
     from studio.ui.compat import check_binding
 
     pg.setConfigOptions(antialias=True)
-    app = create_application(argv if argv is not None else sys.argv[1:])
+    app = create_application(argv)
     try:
         check_binding()
     except LinguaTuneError as exc:
@@ -42,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    if demo:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window.start_local_demo)
     return int(app.exec())
 
 

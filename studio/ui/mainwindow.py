@@ -253,6 +253,13 @@ class MainWindow(QMainWindow):
         self.settings.save_last_plan_state(self.plan_page.state())
         self.settings.sync()
 
+    def start_local_demo(self):
+        """The newcomer's path (`linguatune studio --demo`): the Plan page's languages, this machine, the demo preset,
+        launched at once; the Monitor page then shows the live curves and heatmaps. Returns the launch task."""
+        self.tabs.setCurrentWidget(self.launch_page)
+        self.launch_page.use_local_demo()
+        return self.launch_page.launch_job()
+
     def _job_launched(self, record) -> None:
         self.monitor_page.watch(record)
         self.tabs.setCurrentWidget(self.monitor_page)

@@ -315,3 +315,24 @@ def test_run_results_refit_the_laws_together_with_the_pilot_points(qtbot, window
     np.testing.assert_allclose(scores, refit["ar"].law.value(pairs), rtol=1e-9)
     assert "run_results.csv" in page.law_source_label.text()
     assert window.tabs.currentWidget() is page
+
+
+def test_studio_demo_path_goes_from_plan_to_live_monitor(qtbot, window):
+    """`linguatune studio --demo`: the window launches the demo preset on this machine and the Monitor page follows
+    it. The worker command is the test event writer (the real worker's demo is run by the remote tests)."""
+    from tests.ui_monitor.demo_event_writer import writer_argv
+
+    window.launch_page.worker_argv = writer_argv(30, 0.01, "--langs", "ar,el,hi,tr,vi,zh", "--eval-every", "10")
+    task = window.start_local_demo()
+    assert task is not None, window.launch_page.form_error.text()
+    request = window.launch_page.launch_request()
+    assert request.profile.launcher == "local" and request.nproc_per_node == 2
+    assert request.job_spec["languages"] == list(PAPER_LANGUAGES) and request.job_spec["model"].get("tiny")
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is window.monitor_page, timeout=30_000)
+    monitor = window.monitor_page
+    (view,) = monitor.views.values()
+    qtbot.waitUntil(lambda: view.record.state == "finished" and not view.dirty, timeout=60_000)
+    steps, _loss = monitor.loss_plot.curve.getData()
+    assert list(steps) == list(range(1, 31))
+    assert set(monitor.eval_plot.curves) == set(PAPER_LANGUAGES)
+    assert monitor.heatmap.current() is not None
