@@ -22,10 +22,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def plan_file(tmp_path):
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps({"schema": "linguatune.plan/1",
-                                "languages": [{"code": "ar", "pairs": 1000}, {"code": "zh", "pairs": 2000}]}))
-    return path
+    from studio.planning.plan import make_plan, save_plan
+
+    return save_plan(make_plan(["ar", "zh"], 3000), tmp_path / "plan.json")
+
+
+def test_launch_refuses_a_malformed_plan_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"schema": "linguatune.plan/1", "languages": [{"code": "ar", "pairs": 1000}]}))
+    assert main(["launch", str(bad), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "budget" in err[0]
+    assert not JobRegistry().jobs()
 
 
 def test_launch_dry_run_shows_the_exact_command_and_sbatch_script(plan_file, capsys, tmp_path):
