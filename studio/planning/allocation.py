@@ -385,22 +385,25 @@ def _solve_maxmin(problem: _Problem, whole: bool = False) -> np.ndarray:
 
 
 def _uniform_levels(problem: _Problem) -> np.ndarray:
-    """B/n each, clamped to [lo, hi], the surplus shared equally by the unclamped languages (bisection on the level)."""
+    """B/n each, clamped to [lo, hi], the surplus shared equally by the unclamped languages.
+
+    The spend S(t) = sum clip(t, lo, hi) is piecewise linear in the common level t with breaks at the floors and
+    caps, so the level is found exactly: the break interval holding the budget, then a linear step inside it.
+    """
     lo, hi, budget = problem.lo, problem.hi, problem.budget
     if budget >= problem.hi_total:
         return hi.copy()
-    t_low, t_high = 0.0, float(hi.max())
-    best = lo.copy()
-    for _ in range(200):
-        t = 0.5 * (t_low + t_high)
-        x = np.clip(t, lo, hi)
-        if x.sum() <= budget:
-            t_low, best = t, x
-        else:
-            t_high = t
-        if t_high - t_low <= 1e-12:
-            break
-    return best
+    breaks = np.unique(np.concatenate((lo, hi)))
+    spend = np.minimum(np.maximum(breaks[:, None], lo), hi).sum(axis=1)  # non-decreasing in the level
+    k = int(np.searchsorted(spend, budget, side="right")) - 1
+    if k < 0:
+        return lo.copy()
+    level = float(breaks[k])
+    if k + 1 < len(breaks):
+        active = int(np.count_nonzero((lo <= level) & (hi >= breaks[k + 1])))
+        if active:
+            level += (budget - float(spend[k])) / active
+    return np.minimum(np.maximum(level, lo), hi)
 
 
 def _request_order(problem: _Problem, values: np.ndarray) -> np.ndarray:

@@ -82,7 +82,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.plan_status)
         for page in (self.plan_page, self.launch_page, self.monitor_page):
             page.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.plan_page.plan_changed.connect(lambda _plan: self.launch_page.refresh_from_plan())
+        # The job form follows the plan, but only where it can be seen: rebuilding it (a validated job spec) on
+        # every keystroke of the budget would cost more than the re-plan itself.
+        self._launch_stale = False
+        self.plan_page.plan_changed.connect(lambda _plan: self._plan_changed_for_launch())
+        self.tabs.currentChanged.connect(lambda _index: self._refresh_launch_if_stale())
         self.monitor_page.refit_requested.connect(self._refit_from_runs)
         self.plan_page.plan_changed.connect(lambda _plan: self._update_plan_status())
         self.plan_page.redrawn.connect(self._update_plan_status)
@@ -252,6 +256,15 @@ class MainWindow(QMainWindow):
         self.settings.save_window(self.saveGeometry(), self.saveState(), self.tabs.currentIndex())
         self.settings.save_last_plan_state(self.plan_page.state())
         self.settings.sync()
+
+    def _plan_changed_for_launch(self) -> None:
+        self._launch_stale = True
+        self._refresh_launch_if_stale()
+
+    def _refresh_launch_if_stale(self) -> None:
+        if self._launch_stale and self.tabs.currentWidget() is self.launch_page:
+            self._launch_stale = False
+            self.launch_page.refresh_from_plan()
 
     def start_local_demo(self):
         """The newcomer's path (`linguatune studio --demo`): the Plan page's languages, this machine, the demo preset,
