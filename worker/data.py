@@ -123,20 +123,10 @@ class DataError(RuntimeError):
 
 
 def resolve_data_path(path: str, base_dir: Path) -> Path:
-    """Absolute paths as given; relative ones against the job directory, then LinguaTune's resources folder
-    (so a job can name the shipped demo files as ``demo/pairs/en-ar.tsv``)."""
-    candidate = Path(os.path.expanduser(path))
-    if candidate.is_absolute() or (base_dir / candidate).exists():
-        return candidate if candidate.is_absolute() else base_dir / candidate
-    try:
-        from worker.resources import resource_path
+    """See ``worker.resources.resolve_job_path`` (one rule for data and evaluation files)."""
+    from worker.resources import resolve_job_path
 
-        bundled = resource_path(*candidate.parts)
-        if bundled.exists():
-            return bundled
-    except FileNotFoundError:
-        pass
-    return base_dir / candidate
+    return resolve_job_path(path, base_dir)
 
 
 def load_source(source: DataSource, *, kind: str, lang: str, base_dir: Path, cache_dir: Path, where: str):

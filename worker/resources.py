@@ -32,3 +32,21 @@ def resources_dir() -> Path:
 def resource_path(*parts: str) -> Path:
     """Path of a file inside the resources folder, e.g. ``resource_path("demo", "pairs_ar.tsv")``."""
     return resources_dir().joinpath(*parts)
+
+
+def resolve_job_path(path: str, job_dir: str | Path | None) -> Path:
+    """Where a path named in a job spec points: absolute paths as given; relative ones against the job directory,
+    then the resources folder (so a job can name the shipped demo files as ``demo/pairs/en-ar.tsv``). A path found
+    in neither stays relative to the job directory, so an error names where it was looked for."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    if job_dir is not None and (Path(job_dir) / candidate).exists():
+        return Path(job_dir) / candidate
+    try:
+        bundled = resource_path(*candidate.parts)
+        if bundled.exists():
+            return bundled
+    except FileNotFoundError:
+        pass
+    return Path(job_dir) / candidate if job_dir is not None else candidate

@@ -70,18 +70,7 @@ def _path_of(entry: Any) -> str | None:
 
 
 def resolve_eval_path(path: str, job_dir: str | Path | None) -> Path:
-    """Absolute paths as given; relative ones against the job directory, then LinguaTune's resources folder."""
-    candidate = Path(path).expanduser()
-    if candidate.is_absolute():
-        return candidate
-    if job_dir is not None and (Path(job_dir) / candidate).exists():
-        return Path(job_dir) / candidate
-    try:
-        from worker.resources import resource_path
+    """See ``worker.resources.resolve_job_path`` (one rule for data and evaluation files)."""
+    from worker.resources import resolve_job_path
 
-        bundled = resource_path(*candidate.parts)
-        if bundled.exists():
-            return bundled
-    except FileNotFoundError:
-        pass
-    return candidate
+    return resolve_job_path(path, job_dir)
