@@ -3,7 +3,6 @@ them, and an in-memory keyring backend (this machine has no system keyring)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import keyring
@@ -12,26 +11,7 @@ import pytest
 
 from studio.remote.hosts import HostProfile
 from tests.infra.slurm import SlurmCluster, why_unavailable
-from tests.infra.sshd import SSHServer
-
-@pytest.fixture(autouse=True)
-def isolated_ssh_files(tmp_path, monkeypatch):
-    """The user's ~/.ssh/config and known_hosts are replaced by empty files of this test; no ssh-agent."""
-    ssh_dir = tmp_path / "dot-ssh"
-    ssh_dir.mkdir()
-    (ssh_dir / "config").write_text("")
-    (ssh_dir / "known_hosts").write_text("")
-    monkeypatch.setenv("LINGUATUNE_SSH_CONFIG", str(ssh_dir / "config"))
-    monkeypatch.setenv("LINGUATUNE_USER_KNOWN_HOSTS", str(ssh_dir / "known_hosts"))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return ssh_dir
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    server = SSHServer(tmp_path_factory.mktemp("sshd")).start()
-    yield server
-    server.stop()
+from tests.infra.fixtures import isolated_ssh_files, sshd, work_root  # noqa: F401,F811 (shared fixtures)
 
 
 @pytest.fixture
@@ -39,18 +19,6 @@ def trusted(sshd, isolated_ssh_files):
     """The test sshd's key recorded (hashed, as OpenSSH writes it) in the user's known_hosts."""
     (isolated_ssh_files / "known_hosts").write_text(sshd.known_hosts_line(hashed=True))
     return sshd
-
-
-@pytest.fixture
-def work_root(tmp_path):
-    """The remote work root of a test; jobs still running when the test ends are killed (process group)."""
-    root = tmp_path / "remote-jobs"
-    yield root
-    for pid_file in root.glob("*/pid"):
-        try:
-            os.killpg(int(pid_file.read_text().strip()), 9)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass
 
 
 @pytest.fixture

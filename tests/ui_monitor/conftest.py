@@ -3,39 +3,13 @@ are killed at teardown, an isolated ~/.ssh, the real test sshd, and pages that s
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pytest
 
 from studio.remote.hosts import HostProfile, HostStore
 from studio.remote.registry import JobRegistry
-from tests.infra.sshd import SSHServer
-
-
-@pytest.fixture(autouse=True)
-def isolated_ssh_files(tmp_path, monkeypatch):
-    """The user's ~/.ssh/config and known_hosts are empty files of this test; no ssh-agent."""
-    ssh_dir = tmp_path / "dot-ssh"
-    ssh_dir.mkdir()
-    (ssh_dir / "config").write_text("")
-    (ssh_dir / "known_hosts").write_text("")
-    monkeypatch.setenv("LINGUATUNE_SSH_CONFIG", str(ssh_dir / "config"))
-    monkeypatch.setenv("LINGUATUNE_USER_KNOWN_HOSTS", str(ssh_dir / "known_hosts"))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return ssh_dir
-
-
-@pytest.fixture
-def work_root(tmp_path):
-    """Where test jobs run; any still running at teardown are killed (their process group)."""
-    root = tmp_path / "jobs"
-    yield root
-    for pid_file in root.glob("*/pid"):
-        try:
-            os.killpg(int(pid_file.read_text().strip()), 9)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass
+from tests.infra.fixtures import isolated_ssh_files, sshd, work_root  # noqa: F401,F811 (shared fixtures)
 
 
 @pytest.fixture
@@ -52,13 +26,6 @@ def local_host(work_root):
                           gpus_per_node=0)
     HostStore().add(profile)
     return profile
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    server = SSHServer(tmp_path_factory.mktemp("sshd")).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
