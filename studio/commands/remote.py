@@ -70,7 +70,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_hosts_deploy)
 
     p = sub.add_parser("launch", help="launch a training job for a plan")
-    p.add_argument("plan", help="plan JSON file (linguatune.plan/1)")
+    p.add_argument("plan", help="plan file (linguatune.plan/1: .json, .yaml or .csv)")
     p.add_argument("--host", help="host profile name (default: this machine)")
     p.add_argument("--preset", default="demo", help="training preset: demo (tiny model, sample data) or llama-7b-8xa100")
     p.add_argument("--data", metavar="FILE", help="JSON file of data sources (english_instructions, "
