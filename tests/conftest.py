@@ -36,3 +36,28 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(var, str(path))
     monkeypatch.setenv("LINGUATUNE_HOME", str(base / "linguatune"))
     yield base
+
+
+# One real demo job per session (tests/infra/demo_job.py): what the worker really writes, for studio-side tests.
+@pytest.fixture(scope="session")
+def real_demo_job():
+    """The cached real demo job (``DemoJob``): built by ``linguatune demo`` once per source hash. Read-only."""
+    from tests.infra.demo_job import demo_job
+
+    return demo_job()
+
+
+@pytest.fixture
+def demo_job_dir(real_demo_job, tmp_path):
+    """A private copy of the real demo job's directory (job.json, events.jsonl, eval/, final/, ...)."""
+    return real_demo_job.copy_to(tmp_path / "jobs")
+
+
+@pytest.fixture
+def demo_job_record(real_demo_job, demo_job_dir):
+    """The real demo job loaded into this test's own registry (``JobRegistry()``) as a finished local job; its
+    ``remote_dir`` is ``demo_job_dir``."""
+    from studio.remote.registry import JobRegistry
+
+    with JobRegistry() as registry:
+        return real_demo_job.register(registry, demo_job_dir)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): install what the tests need when it is missing, then run pytest.
+# The test command (README): install what the tests need when it is missing, check the import contracts
+# (lint-imports), then run pytest.
 #   bash tests/run.sh [pytest args...]
 # Installs, only when missing: Debian packages for the real test infrastructure (OpenSSH server, SLURM + munge,
 # Xvfb and the xcb libraries Qt needs), and the Python packages of pyproject.toml (extras worker + test).
@@ -50,8 +51,17 @@ fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 set +e
+# The house plan first ([tool.importlinter] in pyproject.toml): a broken contract fails the run with its import
+# chains; pytest still runs so the same run also reports the tests.
+echo "tests/run.sh: lint-imports (the house plan's import contracts)"
+"$PY" -c 'import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())' --no-cache
+lint_rc=$?
 "$PY" -m pytest tests "$@"
 rc=$?
 set -e
+if ((lint_rc != 0)); then
+  echo "tests/run.sh: lint-imports found broken import contracts (see above); the run fails." >&2
+  ((rc != 0)) || rc=$lint_rc
+fi
 # pytest exits 5 when it collected nothing, which must not pass as green.
 exit $rc

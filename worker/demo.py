@@ -4,20 +4,13 @@ written into a job directory, ready for ``linguatune-worker run``."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 from worker.contract import JOB_FILE, JobSpec, write_json_atomic
-from worker.resources import resource_path
+from worker.resources import load_preset, resource_path
 
 DEMO_PRESET = "demo.json"
-
-
-def load_preset(name: str) -> dict[str, Any]:
-    """A preset from ``resources/presets`` (``demo.json``, ``llama-7b-8xa100.json``) as a dict."""
-    with open(resource_path("presets", name), encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def demo_spec(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

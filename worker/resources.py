@@ -8,8 +8,10 @@ nothing but the standard library.
 from __future__ import annotations
 
 import importlib.util
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 @lru_cache(maxsize=1)
@@ -50,3 +52,9 @@ def resolve_job_path(path: str, job_dir: str | Path | None) -> Path:
     except FileNotFoundError:
         pass
     return Path(job_dir) / candidate if job_dir is not None else candidate
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """A job-spec preset from ``resources/presets`` (``demo.json``, ``llama-7b-8xa100.json``) as a dict."""
+    with open(resource_path("presets", name), encoding="utf-8") as fh:
+        return json.load(fh)

@@ -8,7 +8,6 @@ language, alignment. The job stays in the registry: `linguatune jobs`, `linguatu
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -27,13 +26,11 @@ def register(sub) -> None:
 
 
 def run_demo(args) -> int:
-    from studio.commands.remote import _parse_overrides, launcher_section
     from studio.planning.plan import make_plan, save_plan
     from studio.remote.connection import open_session
     from studio.remote.follow import Follower
-    from studio.remote.hosts import local_profile
-    from studio.remote.jobspec import build_job_spec
-    from studio.remote.launch import LaunchRequest, launch
+    from studio.remote.launch import launch
+    from studio.session.launch import LaunchDraft, parse_overrides, resolve_profile
     from studio.remote.registry import JobRegistry
     from studio.paths import data_dir
 
@@ -43,13 +40,12 @@ def run_demo(args) -> int:
     plans = data_dir() / "plans"
     plans.mkdir(parents=True, exist_ok=True)
     plan_path = save_plan(plan, plans / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    profile = local_profile()
-    spec = build_job_spec(plan.to_dict(), preset="demo", name="demo",
-                          overrides=_parse_overrides(args.overrides), launcher=launcher_section(profile))
+    profile = resolve_profile(None)
+    request = LaunchDraft(profile, plan.to_dict(), preset="demo", name="demo",
+                          overrides=parse_overrides(args.overrides), nproc_per_node=args.nproc).request()
+    spec = request.job_spec
     alloc = ", ".join(f"{code} {pairs}" for code, pairs in spec["allocation"].items())
     print(f"\nDemo job: the plan's proportions over the shipped sample ({alloc} pairs); plan saved to {plan_path}.")
-    request = LaunchRequest(profile, spec, name="demo", languages=languages, plan=plan.to_dict(),
-                            nproc_per_node=args.nproc)
     with open_session(profile) as session, JobRegistry() as registry:
         job = launch(request, session, registry=registry)
     print(f"Launched {job.job_id} with {args.nproc} processes in {job.job_dir}.")
@@ -79,62 +75,42 @@ def run_demo(args) -> int:
 
 
 class ProgressPrinter:
-    """Turns events into a readable terminal log: a loss line every few seconds, each eval point as a table row."""
+    """The demo's terminal log: a loss line every ``every_s`` seconds, every other event as ``linguatune follow``
+    prints it (``studio.session.monitor.event_line``), and a summary of the final scores per direction group."""
 
     def __init__(self, every_s: float = 2.0, stream=None):
+        from studio.session.monitor import DetachedRecord, JobModel
+
         self.every_s = every_s
         self.stream = stream or sys.stdout
-        self._last_train = 0.0
+        self._last_train = float("-inf")
         self.first_loss: float | None = None
         self.last_loss: float | None = None
-        self.scores: dict[tuple[str, str, str], float] = {}
+        self.model = JobModel(DetachedRecord("demo"))
 
     def _out(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
     def show(self, event) -> None:
-        kind = event.kind
-        if kind == "train":
+        from studio.session.monitor import digest_events, event_line
+
+        self.model.apply(digest_events([event]))
+        if event.kind == "train":
             loss = event.get("loss")
             if loss is not None:
                 self.first_loss = loss if self.first_loss is None else self.first_loss
                 self.last_loss = loss
             now = time.monotonic()
-            if now - self._last_train >= self.every_s:
-                self._last_train = now
-                total = event.get("total_steps")
-                step = f"{event['step']}/{total}" if total else str(event["step"])
-                self._out(f"  step {step:>9}  loss {loss:7.4f}  lr {event.get('lr') or 0:.2e}  "
-                          f"{event.get('tokens_per_s') or 0:8.0f} tok/s")
-        elif kind == "eval":
-            self.scores[(event["lang"], event["direction"], event["metric"])] = event["value"]
-            self._out(f"  eval  step {event['step']:>5}  {event['direction']:<6} {event['metric']:<8} "
-                      f"{event['value']:8.3f}  (n={event.get('n', '?')})")
-        elif kind == "alignment":
-            matrix = event["matrix"]
-            best = max(range(len(matrix)), key=lambda i: sum(matrix[i]) / max(len(matrix[i]), 1))
-            self._out(f"  align step {event['step']:>5}  {event['metric']:<16} best layer {best} "
-                      f"(mean {sum(matrix[best]) / max(len(matrix[best]), 1):.3f})")
-        elif kind in ("status", "checkpoint"):
-            detail = event.get("state") if kind == "status" else f"checkpoint at step {event['step']}"
-            self._out(f"  [{detail}]")
-        elif kind in ("log", "error"):
-            self._out(f"  {kind}: {event['message']}")
+            if now - self._last_train < self.every_s:
+                return
+            self._last_train = now
+        self._out(f"  {event_line(event)}")
 
     def summary(self) -> str:
+        from studio.session.monitor import scores_text
+
         lines = []
         if self.first_loss is not None:
             lines.append(f"Training loss {self.first_loss:.3f} -> {self.last_loss:.3f}.")
-        if self.scores:
-            metrics = sorted({m for _, _, m in self.scores})
-            directions = sorted({(lang, d) for lang, d, _ in self.scores})
-            lines.append("direction  " + "  ".join(f"{m:>8}" for m in metrics))
-            for lang, direction in directions:
-                cells = [self.scores.get((lang, direction, m)) for m in metrics]
-                lines.append(f"{direction:<9}  " + "  ".join(f"{c:8.3f}" if c is not None else f"{'-':>8}"
-                                                             for c in cells))
+        lines += scores_text(self.model)
         return "\n".join(lines)
-
-
-if os.environ.get("LINGUATUNE_DEMO_DEBUG"):  # pragma: no cover - a developer switch, not a feature
-    ProgressPrinter.every_s = 0.0

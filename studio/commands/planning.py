@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -103,42 +102,13 @@ def run_fit(args) -> int:
     return 0
 
 
-def _pairs_option(items: Sequence[str], option: str, parse) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for item in items:
-        code, sep, value = item.partition("=")
-        if not sep or not code.strip() or not value.strip():
-            raise PlanningError(f"{option} expects LANG=VALUE, got {item!r}.", field=option)
-        out[code.strip()] = parse(value.strip(), code.strip())
-    return out
-
-
-def _weight(text: str, code: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise PlanningError(f"--weight for {code!r} must be a number, got {text!r}.", field=code) from None
-    if not math.isfinite(value) or value <= 0:
-        raise PlanningError(f"--weight for {code!r} must be positive, got {text}.", field=code)
-    return value
-
-
 def run_plan(args) -> int:
-    from studio.planning.budget import parse_budget
-    from studio.planning.fitting import load_laws
-    from studio.planning.languages import load_catalogue
-    from studio.planning.plan import make_plan, save_plan
+    from studio.planning.plan import save_plan
+    from studio.session.planning import inputs_from_arguments, plan_from_inputs
 
-    catalogue = load_catalogue()
-    codes = [code.strip() for code in args.languages.split(",") if code.strip()]
-    if not codes:
-        raise PlanningError("--languages names no language.", field="languages")
-    laws = load_laws(args.laws, catalogue) if args.laws else None
-    caps = _pairs_option(args.cap, "--cap", lambda v, c: parse_budget(v, what=f"Cap of {c!r}", allow_zero=True))
-    weights = _pairs_option(args.weight, "--weight", _weight)
-    floor = parse_budget(args.floor, what="--min", allow_zero=True)
-    plan = make_plan(codes, args.budget, laws=laws, objective=args.objective, floors=floor, caps=caps,
-                     weights=weights, catalogue=catalogue, law_source=Path(args.laws).name if args.laws else None)
+    inputs = inputs_from_arguments(args.languages, args.budget, objective=args.objective, floor=args.floor,
+                                   caps=args.cap, weights=args.weight, laws_path=args.laws)
+    plan = plan_from_inputs(inputs, strict=True)
     if args.output:
         save_plan(plan, args.output)
     print(render_plan(plan))

@@ -78,7 +78,8 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a job field, e.g. --set train.epochs=1 (VALUE is JSON, else a string)")
     p.add_argument("--name", default="", help="a name for the job (kept as metadata)")
-    p.add_argument("--nproc", type=int, help="processes per node (default: the profile's GPUs, at least 1)")
+    p.add_argument("--nproc", type=int,
+                   help="processes per node (default: one per GPU; the demo on a machine without GPUs: 2 CPU ranks)")
     p.add_argument("--dry-run", action="store_true", help="print the command / sbatch script; launch nothing")
     _trust_arg(p)
     p.set_defaults(func=cmd_launch)
@@ -116,7 +117,7 @@ def connect(profile, trust: str | None = None):
     """Open a session; an unknown host key is trusted only on an exact --trust match or a yes at a TTY prompt."""
     from studio.remote.connection import open_session
     from studio.remote.errors import UnknownHostKeyError
-    from studio.remote.knownhosts import trust_host_key
+    from studio.session.launch import trust_offered_key
 
     try:
         return open_session(profile)
@@ -136,26 +137,15 @@ def connect(profile, trust: str | None = None):
         if not confirmed:
             raise
         # The key is recorded for the host the key was offered by (the target, or a jump host).
-        host, port = _host_port(exc.host)
-        trust_host_key(host, port, exc.key)
+        trust_offered_key(exc)
         print(f"Trusted {exc.host} {exc.fingerprint}.", file=sys.stderr)
         return connect(profile, trust if trust is None else None)
 
 
-def _host_port(entry: str) -> tuple[str, int]:
-    if entry.startswith("[") and "]:" in entry:
-        host, port = entry[1:].split("]:")
-        return host, int(port)
-    return entry, 22
-
-
 def _profile(name: str | None):
-    from studio.remote.hosts import HostStore, local_profile
+    from studio.session.launch import resolve_profile
 
-    store = HostStore()
-    if not name or (name == "local" and "local" not in store.load()):
-        return local_profile()
-    return store.get(name)
+    return resolve_profile(name)
 
 
 def cmd_hosts_list(args) -> int:
@@ -269,60 +259,16 @@ def _read_plan(path: str) -> dict:
     return load_plan(path).to_dict()
 
 
-def _parse_overrides(items: list[str]) -> dict:
-    overrides = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise LinguaTuneError(f"--set expects KEY=VALUE, got {item!r}.", field="set")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        overrides[key.strip()] = value
-    return overrides
-
-
-def _read_data_file(path: str | None) -> dict | None:
-    if not path:
-        return None
-    try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LinguaTuneError(f"Cannot read the data file {path}: {exc.strerror}.", field="data") from None
-    except ValueError as exc:
-        raise LinguaTuneError(f"The data file {path} is not valid JSON ({exc}).", field="data") from None
-    if not isinstance(obj, dict):
-        raise LinguaTuneError(f"The data file {path} must hold a JSON object.", field="data")
-    return obj
-
-
-def launcher_section(profile) -> dict:
-    """The job spec's launcher fields, from a host profile."""
-    section = {"kind": profile.launcher, "nodes": profile.nodes, "gpus_per_node": profile.gpus_per_node,
-               "host": profile.name}
-    if profile.slurm_partition:
-        section["partition"] = profile.slurm_partition
-    if profile.slurm_account:
-        section["account"] = profile.slurm_account
-    if profile.slurm_time:
-        section["time_limit"] = profile.slurm_time
-    return section
-
-
 def cmd_launch(args) -> int:
-    from studio.remote.jobspec import build_job_spec
-    from studio.remote.launch import LaunchRequest, launch, plan_languages, preview_launch
+    from studio.remote.launch import launch, preview_launch
     from studio.remote.registry import JobRegistry
+    from studio.session.launch import LaunchDraft, parse_overrides, read_data_file
 
     plan = _read_plan(args.plan)
     profile = _profile(args.host)
-    spec = build_job_spec(plan, preset=args.preset, name=args.name, overrides=_parse_overrides(args.overrides),
-                          data=_read_data_file(args.data), launcher=launcher_section(profile))
-    request = LaunchRequest(
-        profile, spec, name=args.name,
-        languages=plan_languages(plan), plan=plan, nproc_per_node=args.nproc,
-    )
+    request = LaunchDraft(profile, plan, preset=args.preset, name=args.name,
+                          overrides=parse_overrides(args.overrides), data=read_data_file(args.data),
+                          nproc_per_node=args.nproc).request()
     if args.dry_run:
         preview = preview_launch(request)
         print(f"# job {preview.job_id} on {profile.name} ({preview.launcher}) in {preview.job_dir}")
@@ -355,8 +301,9 @@ def cmd_jobs(args) -> int:
 
 
 def _format_event(event) -> str:
-    data = " ".join(f"{k}={v}" for k, v in event.data.items() if k != "matrix")
-    return f"#{event.seq:<6} {event.kind:<10} {data}"
+    from studio.session.monitor import event_line
+
+    return event_line(event)
 
 
 def cmd_follow(args) -> int:

@@ -45,3 +45,15 @@ def parse_budget(text: str | int, *, what: str = "Budget", allow_zero: bool = Fa
 def format_pairs(pairs: float) -> str:
     """A pair count with thousands separators, e.g. 600,000."""
     return f"{int(round(pairs)):,}"
+
+
+def compact_pairs(value: int) -> str:
+    """The shortest exact spelling ``parse_budget`` reads back: 600000 -> 600k, 1200000 -> 1.2M, 123457 -> 123457."""
+    from decimal import Decimal
+
+    for scale, suffix in ((10**6, "M"), (10**3, "k")):
+        if value >= scale:
+            text = format((Decimal(value) / scale).normalize(), "f")
+            if len(text.replace(".", "")) <= 4:
+                return f"{text}{suffix}"
+    return str(value)

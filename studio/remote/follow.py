@@ -330,8 +330,3 @@ class Follower:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def follow(job, connect: Callable[[], Session], **options) -> Iterator[FollowUpdate]:
-    """Follow ``job`` (a registry record, a launched job or a ``FollowTarget``); see ``Follower``."""
-    return Follower(job, connect, **options).run()

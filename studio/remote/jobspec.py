@@ -14,18 +14,14 @@ from typing import Any, Mapping
 
 from studio.errors import LinguaTuneError
 from worker.contract import JobSpec, JobSpecError
-from worker.demo import load_preset
+from worker.resources import load_preset
 
-PRESETS: dict[str, str] = {"demo": "demo.json", "llama-7b-8xa100": "llama-7b-8xa100.json"}
+PRESETS: dict[str, str] = {"demo": "demo.json", "demo-world": "demo-world.json", "llama-7b-8xa100": "llama-7b-8xa100.json"}
 DEFAULT_PRESET = "demo"
 
 
 class JobSpecBuildError(LinguaTuneError):
     """A plan, preset or override that does not make a valid job."""
-
-
-def preset_names() -> list[str]:
-    return list(PRESETS)
 
 
 def load_preset_spec(preset: str) -> dict[str, Any]:

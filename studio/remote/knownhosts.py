@@ -12,7 +12,7 @@ from pathlib import Path
 import paramiko
 
 from studio.paths import config_dir
-from studio.remote.errors import HostKeyChangedError, UnknownHostKeyError
+from studio.remote.errors import UnknownHostKeyError
 
 
 def user_known_hosts_path() -> Path:
@@ -46,21 +46,6 @@ def load_known_hosts() -> paramiko.HostKeys:
             except (OSError, paramiko.SSHException):
                 continue
     return keys
-
-
-def check_host_key(host: str, port: int, key: paramiko.PKey) -> None:
-    """Raise unless ``key`` is the recorded key of ``host:port``."""
-    name = host_entry_name(host, port)
-    known = load_known_hosts().lookup(name)
-    if known:
-        recorded = known.get(key.get_name())
-        if recorded is not None and recorded == key:
-            return
-        if recorded is None:
-            # A key of another type is recorded: never silently accept the new type.
-            recorded = next(iter(known.values()))
-        raise HostKeyChangedError(name, fingerprint(recorded), fingerprint(key))
-    raise UnknownHostKeyError(name, key.get_name(), fingerprint(key), key=key)
 
 
 def trust_host_key(host: str, port: int, key: paramiko.PKey) -> Path:

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from studio.ui.follow_worker import AlignmentSnapshot
+from studio.session.monitor import AlignmentSnapshot
 from studio.ui.live_plot import style_plot
 from studio.ui.theme import Theme, current_theme
 

@@ -39,8 +39,9 @@ from studio.errors import LinguaTuneError
 from studio.remote.connection import Session, open_session
 from studio.remote.errors import HostKeyChangedError, HostProfileError, UnknownHostKeyError
 from studio.remote.hosts import LAUNCHERS, HostProfile, HostStore, local_profile
-from studio.remote.knownhosts import app_known_hosts_path, trust_host_key, user_known_hosts_path
+from studio.remote.knownhosts import app_known_hosts_path, user_known_hosts_path
 from studio.remote.launch import LaunchRequest, launch, plan_languages, preview_launch
+from studio.session.launch import LaunchDraft, trust_offered_key
 from studio.remote.registry import JobRegistry
 from studio.remote.sshconfig import load_ssh_config
 from studio.ui.plots import format_count
@@ -55,14 +56,6 @@ PRESETS = (
 )
 LOCAL_ITEM = "local"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _entry_host_port(entry: str) -> tuple[str, int]:
-    """``[host]:port`` or ``host`` of a known_hosts entry name."""
-    if entry.startswith("[") and "]:" in entry:
-        host, port = entry[1:].split("]:")
-        return host, int(port)
-    return entry, 22
 
 
 def ssh_config_aliases() -> list[str]:
@@ -598,8 +591,7 @@ class LaunchPage(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         def accepted() -> None:
-            host, port = _entry_host_port(error.host)
-            trust_host_key(host, port, error.key)
+            trust_offered_key(error)
             self.status_message.emit(f"Trusted {error.host} {error.fingerprint}")
             self.retry_task = retry()
 
@@ -823,36 +815,20 @@ class LaunchPage(QWidget):
             data["translated_instructions"] = translated
         return overrides, data
 
-    def _spec(self, *, form: bool = True, profile: HostProfile | None = None) -> dict[str, Any]:
-        """The job.json content: the one place the studio's spec builder is called."""
-        from studio.remote.jobspec import build_job_spec
-
+    def draft(self, *, form: bool = True, profile: HostProfile | None = None) -> LaunchDraft:
+        """The form as a launch draft (the same builder the CLI uses: ``studio.session.launch``)."""
         overrides, data = self._form_overrides() if form else ({}, {})
-        launcher = None
-        if profile is not None:
-            launcher = {"kind": profile.launcher, "nodes": profile.nodes, "gpus_per_node": profile.gpus_per_node,
-                        "host": profile.name}
-            for key, value in (("partition", profile.slurm_partition), ("account", profile.slurm_account),
-                               ("time_limit", profile.slurm_time)):
-                if value:
-                    launcher[key] = value
-        return build_job_spec(self.current_plan(), preset=self._preset_file(), name=self.job_name.text().strip(),
-                              overrides=overrides, data=data or None, launcher=launcher)
+        return LaunchDraft(profile, self.current_plan(), preset=self._preset_file(),
+                           name=self.job_name.text().strip(), overrides=overrides, data=data or None,
+                           worker_argv=self.worker_argv)
+
+    def _spec(self, *, form: bool = True, profile: HostProfile | None = None) -> dict[str, Any]:
+        """The job.json content (without a launcher section when no profile is given)."""
+        return self.draft(form=form, profile=profile).spec()
 
     def launch_request(self) -> LaunchRequest:
         """Everything Launch would do, from the form (raises LinguaTuneError naming what is wrong)."""
-        profile = self.launch_profile()
-        spec = self._spec(profile=profile)
-        plan = self.current_plan()
-        languages = plan_languages(plan) if plan else list(spec.get("languages", []))
-        nproc = max(1, profile.gpus_per_node)
-        if profile.launcher == "local" and profile.gpus_per_node == 0 and self.preset.currentData() == "demo":
-            nproc = 2  # the demo is sized for two CPU ranks
-        return LaunchRequest(profile, spec, name=self.job_name.text().strip(), languages=languages,
-                             plan=plan or {"schema": "linguatune.plan/1",
-                                           "languages": [{"code": c, "pairs": p}
-                                                         for c, p in spec.get("allocation", {}).items()]},
-                             nproc_per_node=nproc, worker_argv=self.worker_argv)
+        return self.draft(profile=self.launch_profile()).request()
 
     def update_preview(self) -> None:
         """Show the exact start command and script, or the one sentence saying what is wrong with the form."""
@@ -911,44 +887,3 @@ def _source(text: str) -> dict[str, Any]:
             source["split"] = parts[2]
         return source
     return {"path": text}
-
-
-def render_launch_screenshot(path, *, theme: str = "light"):
-    """Render the Launch page for the six paper languages on a SLURM host with the paper's preset (sbatch preview
-    shown) to a PNG. Host profiles go to a temporary store, never the user's."""
-    import tempfile
-    from pathlib import Path
-
-    from studio.planning.languages import PAPER_LANGUAGES
-    from studio.planning.plan import make_plan
-    from studio.ui.app import create_application
-    from studio.ui.monitor_page import SCREENSHOT_SIZE, _grab
-    from studio.ui.theme import theme_manager
-
-    create_application([])
-    theme_manager().set_preference(theme)
-    plan = make_plan(list(PAPER_LANGUAGES), "600k")
-    with tempfile.TemporaryDirectory(prefix="linguatune-shot-") as tmp:
-        hosts = HostStore(Path(tmp) / "hosts.json")
-        hosts.add(HostProfile(name="a100-box", host="a100-box.lab.example", user="me", gpus_per_node=8,
-                              work_root="~/linguatune-jobs", venv="~/venvs/linguatune"))
-        hosts.add(HostProfile(name="cluster", host="login.hpc.example", user="me", proxy_jump="bastion.example",
-                              launcher="slurm", gpus_per_node=8, nodes=1, slurm_partition="gpu-a100",
-                              slurm_account="nlp-lab", slurm_time="24:00:00", work_root="/scratch/me/linguatune"))
-        registry = JobRegistry(Path(tmp) / "registry.sqlite3")
-        page = LaunchPage(lambda: plan, registry=registry, hosts=hosts)
-        page.resize(*SCREENSHOT_SIZE)
-        page.show()
-        page.select_host("cluster")
-        page.preset.setCurrentIndex(page.preset.findData("llama-7b-8xa100"))
-        page.english.setText("/data/alpaca/alpaca_data_en.json")
-        for row in range(page.sources.rowCount()):
-            code = page.sources.item(row, 0).text()
-            page.sources.item(row, 2).setText(f"/data/wikimatrix/en-{code}.tsv")
-            page.sources.item(row, 3).setText(f"/data/alpaca/alpaca_data_{code}.json")
-        page.job_name.setText("six-languages-optimised")
-        page.update_preview()
-        out = _grab(page, Path(path))
-        page.deleteLater()
-        registry.close()
-    return out

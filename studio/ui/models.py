@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from studio.errors import LinguaTuneError
 from studio.planning.budget import parse_budget
 from studio.ui.theme import current_theme
+from studio.session.planning import parse_weight
 
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 RAW_ROLE = Qt.ItemDataRole.UserRole
@@ -140,18 +141,22 @@ class CatalogueFilter(QSortFilterProxyModel):
 
 
 class AllocationModel(QAbstractTableModel):
-    """The plan as a table: one row per language; the Cap column is editable (600k and 1.2M accepted)."""
+    """The plan as a table: one row per language; the Cap column (600k and 1.2M accepted) and the Weight column
+    (the language's weight in the objective, like the CLI's ``--weight``) are editable."""
 
-    HEADERS = ("Language", "Pairs", "Uniform pairs", "Predicted", "Uniform predicted", "Gain", "Cap")
+    HEADERS = ("Language", "Pairs", "Uniform pairs", "Predicted", "Uniform predicted", "Gain", "Cap", "Weight")
     CAP = 6
+    WEIGHT = 7
+    EDITABLE = (CAP, WEIGHT)
     cap_edited = Signal(str, int)  # code, new cap
     cap_rejected = Signal(str, str)  # code, reason
+    weight_edited = Signal(str, float)  # code, new weight
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list = []  # LanguagePlan
         self.names: dict[str, str] = {}
-        self.cap_errors: dict[str, tuple[str, str]] = {}  # code -> (typed text, reason)
+        self.cap_errors: dict[tuple[str, int], tuple[str, str]] = {}  # (code, column) -> (typed text, reason)
         self._display: list[tuple[str, ...]] = []
         self._theme = current_theme()
 
@@ -160,7 +165,7 @@ class AllocationModel(QAbstractTableModel):
         self.names = names
         self._theme = current_theme()
         self._display = [self._format_row(lp) for lp in rows]
-        self.cap_errors = {code: err for code, err in self.cap_errors.items() if code in {r.code for r in rows}}
+        self.cap_errors = {key: err for key, err in self.cap_errors.items() if key[0] in {r.code for r in rows}}
         if [r.code for r in rows] == [r.code for r in self.rows] and rows:
             self.rows = rows
             self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.HEADERS) - 1))
@@ -180,6 +185,7 @@ class AllocationModel(QAbstractTableModel):
             format_score(lp.uniform_predicted),
             format_gain(gain),
             f"{lp.cap:,}",
+            f"{lp.weight:g}",
         )
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
@@ -194,11 +200,13 @@ class AllocationModel(QAbstractTableModel):
                 return self.HEADERS[section]
             if role == Qt.ItemDataRole.ToolTipRole and section == self.CAP:
                 return "Most pairs this language may get (default: its WikiMatrix pairs). Double-click to edit."
+            if role == Qt.ItemDataRole.ToolTipRole and section == self.WEIGHT:
+                return "This language's weight in the objective (default 1; 2 counts its gain twice). Double-click."
         return None
 
     def flags(self, index: _Index):
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        return base | Qt.ItemFlag.ItemIsEditable if index.column() == self.CAP else base
+        return base | Qt.ItemFlag.ItemIsEditable if index.column() in self.EDITABLE else base
 
     def raw(self, row: int, column: int):
         lp = self.rows[row]
@@ -210,12 +218,13 @@ class AllocationModel(QAbstractTableModel):
             lp.uniform_predicted,
             lp.predicted - lp.uniform_predicted,
             lp.cap,
+            lp.weight,
         )[column]
 
     def data(self, index: _Index, role=Qt.ItemDataRole.DisplayRole):
         role = int(role)
         row, column = index.row(), index.column()
-        error = self.cap_errors.get(self.rows[row].code) if column == self.CAP and self.cap_errors else None
+        error = self.cap_errors.get((self.rows[row].code, column)) if column in self.EDITABLE else None
         if role == _DISPLAY:
             return error[0] if error else self._display[row][column]
         if role == _ALIGN:
@@ -223,7 +232,9 @@ class AllocationModel(QAbstractTableModel):
         if role == _RAW:
             return self.raw(row, column)
         if role == _EDIT:
-            return str(self.rows[row].cap) if column == self.CAP else None
+            if column == self.CAP:
+                return str(self.rows[row].cap)
+            return f"{self.rows[row].weight:g}" if column == self.WEIGHT else None
         if role == _FOREGROUND:
             if error:
                 return QBrush(QColor(self._theme.error))
@@ -239,20 +250,26 @@ class AllocationModel(QAbstractTableModel):
                 return error[1]
             if column == self.CAP:
                 return "Double-click to change this language's cap (600k and 1.2M are accepted)."
+            if column == self.WEIGHT:
+                return "Double-click to change this language's weight in the objective (a positive number)."
         return None
 
     def setData(self, index: _Index, value, role=Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.EditRole or index.column() != self.CAP:
+        column = index.column()
+        if role != Qt.ItemDataRole.EditRole or column not in self.EDITABLE:
             return False
         code = self.rows[index.row()].code
         text = str(value).strip()
         try:
-            cap = parse_budget(text, what=f"Cap for {code}")
+            parsed = parse_budget(text, what=f"Cap for {code}") if column == self.CAP else parse_weight(text, code)
         except LinguaTuneError as exc:
-            self.cap_errors[code] = (text, str(exc))
+            self.cap_errors[(code, column)] = (text, str(exc))
             self.dataChanged.emit(index, index)
             self.cap_rejected.emit(code, str(exc))
             return False
-        self.cap_errors.pop(code, None)
-        self.cap_edited.emit(code, cap)
+        self.cap_errors.pop((code, column), None)
+        if column == self.CAP:
+            self.cap_edited.emit(code, parsed)
+        else:
+            self.weight_edited.emit(code, parsed)
         return True

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -36,21 +35,12 @@ from PySide6.QtWidgets import (
 from studio.remote.connection import open_session
 from studio.remote.hosts import HostStore
 from studio.remote.registry import FINAL_STATES, JobRecord, JobRegistry
-from studio.ui.follow_worker import (
-    CONNECTED,
-    CONNECTING,
-    FAILED,
-    FINISHED,
-    HISTORY,
-    LOST,
-    RECONNECTING,
-    AlignmentSnapshot,
-    EventDigest,
-    JobFollowThread,
-    profile_for,
-)
+from studio.session.measurements import MeasurementError, measurements_from_model
+from studio.session.monitor import ConnectionState, EventDigest, JobModel, format_duration, metric_label
+from studio.session.launch import resolve_profile
+from studio.ui.follow_worker import JobFollowThread
 from studio.ui.heatmap import AlignmentHeatmap
-from studio.ui.live_plot import METRIC_LABELS, EvalPlot, GrowableSeries, LossPlot, RatePlot
+from studio.ui.live_plot import EvalPlot, LossPlot, RatePlot
 from studio.ui.tasks import run_in_background
 from studio.ui.theme import Theme, current_theme, theme_manager
 
@@ -58,88 +48,28 @@ FLUSH_INTERVAL_MS = 50
 DRAW_ORDER = ("loss", "rate", "eval", "alignment", "log")
 DISCOVER_EVERY_S = 5
 LOG_LINES_KEPT = 5000
+GROUP_TEXT = {"en-xx": "en → xx", "xx-en": "xx → en", "qa": "QA"}
 COLUMNS = ("Job", "State", "Host", "Started", "Elapsed", "Connection")
 STATE_COLORS = {
     "queued": "#7F7F7F", "starting": "#56B4E9", "running": "#0072B2", "evaluating": "#009E73",
     "checkpointing": "#009E73", "finished": "#1B7F3B", "failed": "#C62828", "cancelled": "#8C6D31",
     "lost": "#D55E00",
 }
-CONNECTION_TEXT = {
-    CONNECTING: "connecting…", CONNECTED: "connected", RECONNECTING: "reconnecting…", LOST: "lost",
-    FINISHED: "finished", HISTORY: "history", FAILED: "cannot connect",
-}
 
 
 @dataclass
-class JobView:
-    """What the page holds of one job: its record, plot series, log lines and connection state."""
+class JobView(JobModel):
+    """The page's hold on one job: the shared monitoring model plus its follow thread and what needs redrawing."""
 
-    record: JobRecord
-    train: GrowableSeries = field(default_factory=lambda: GrowableSeries(4))
-    evals: dict[tuple[str, str, str], tuple[list[float], list[float]]] = field(default_factory=dict)
-    alignments: list[AlignmentSnapshot] = field(default_factory=list)
-    log_lines: list[str] = field(default_factory=list)
-    connection: str = HISTORY
-    connection_detail: str = ""
-    last_step: int | None = None
-    first_event_time: float | None = None
-    last_event_time: float | None = None
     loaded: bool = False
-    events_seen: int = 0
     thread: JobFollowThread | None = None
     dirty: set[str] = field(default_factory=set)
 
-    @property
-    def job_id(self) -> str:
-        return self.record.id
-
-    def apply(self, digest: EventDigest) -> None:
-        """Store a batch (GUI thread; numpy concatenation only)."""
-        self.events_seen += digest.count
-        if digest.first_time is not None:
-            if self.first_event_time is None:
-                self.first_event_time = digest.first_time
-            self.last_event_time = digest.last_time
-            self.dirty.add("row")
-        if len(digest.train_step):
-            self.train.extend(digest.train_step, digest.train_loss, digest.train_lr, digest.train_tps)
-            self.dirty.add("train")
-        for key, points in digest.evals.items():
-            steps, values = self.evals.setdefault(key, ([], []))
-            for step, value in points:
-                steps.append(step)
-                values.append(value)
-            self.dirty.add("loss" if key[0] == "loss" else "eval")
-        if digest.alignments:
-            self.alignments.extend(digest.alignments)
-            self.dirty.add("alignment")
-        if digest.log_lines:
-            self.log_lines.extend(digest.log_lines)
-            if len(self.log_lines) > LOG_LINES_KEPT:
-                del self.log_lines[: len(self.log_lines) - LOG_LINES_KEPT]
-            self.dirty.add("log")
-        if digest.state and digest.state != self.record.state and not self.record.is_final:
-            self.record.state = digest.state
-            self.dirty.add("row")
-        if digest.last_step is not None:
-            self.last_step = digest.last_step
-
-    def languages(self) -> list[str]:
-        """Languages in plan order, then any others the events name."""
-        order = [str(item.get("code")) for item in self.record.plan_summary.get("languages", []) or []
-                 if isinstance(item, dict)]
-        for _metric, lang, _direction in self.evals:
-            if lang not in order:
-                order.append(lang)
-        return order
-
-    def final_scores(self, metric: str = "comet", direction: str = "en-xx") -> dict[str, float]:
-        """The last value of ``metric`` per language (for refitting the laws)."""
-        out = {}
-        for (name, lang, dirn), (_steps, values) in self.evals.items():
-            if name == metric and dirn == direction and values:
-                out[lang] = values[-1]
-        return out
+    def apply(self, digest: EventDigest) -> set[str]:
+        """Store a batch (GUI thread; numpy concatenation only) and mark the changed parts for the next draw."""
+        changed = super().apply(digest)
+        self.dirty |= changed
+        return changed
 
 
 _HEAP_FROZEN = False
@@ -156,21 +86,6 @@ def freeze_startup_heap() -> None:
         gc.collect()
         gc.freeze()
         _HEAP_FROZEN = True
-
-
-def _started(view: "JobView") -> float:
-    record = view.record
-    return min(record.created_at, view.first_event_time or record.created_at)
-
-
-def _elapsed(view: "JobView", now: float) -> str:
-    """Run time: from launch (or the first event) to now, or to the end for a finished job."""
-    record = view.record
-    end = max(record.updated_at, view.last_event_time or 0.0) if record.is_final else now
-    seconds = max(0, int(end - _started(view)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class MonitorPage(QWidget):
@@ -261,7 +176,8 @@ class MonitorPage(QWidget):
         left_layout.addLayout(buttons)
         self.refit_button = QPushButton("Use these results to refit the laws")
         self.refit_button.setObjectName("refitFromJob")
-        self.refit_button.setToolTip("Send this run's final COMET per language and its pairs to the Plan page")
+        self.refit_button.setToolTip("Send this run's final scores per language (the metric and direction shown) and "
+                                      "the pairs it trained on to the Plan page")
         self.refit_button.clicked.connect(self.send_results_for_refit)
         left_layout.addWidget(self.refit_button)
         compare_row = QHBoxLayout()
@@ -294,6 +210,7 @@ class MonitorPage(QWidget):
         eval_controls.addWidget(QLabel("Metric:"))
         self.metric_combo = QComboBox()
         self.metric_combo.setObjectName("evalMetric")
+        self.metric_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric_combo.currentIndexChanged.connect(lambda _i: self._mark_selected("eval"))
         eval_controls.addWidget(self.metric_combo)
         eval_controls.addWidget(QLabel("Direction:"))
@@ -360,7 +277,7 @@ class MonitorPage(QWidget):
         if not record.is_final:
             self._load(view, follow=True)  # live jobs are followed at once, selected or not
         else:
-            view.connection = FINISHED
+            view.connection = ConnectionState.FINISHED
         return view
 
     def _load(self, view: JobView, *, follow: bool) -> None:
@@ -408,12 +325,13 @@ class MonitorPage(QWidget):
         view = self.views.get(job_id)
         if view is None:
             return
+        state = ConnectionState(state)
         view.connection, view.connection_detail = state, detail
-        self.connection_changed.emit(job_id, state)
-        if state == FAILED:
+        self.connection_changed.emit(job_id, state.value)
+        if state is ConnectionState.FAILED:
             view.log_lines.append(f"{time.strftime('%H:%M:%S')}  cannot follow: {detail}")
             view.dirty.add("log")
-        elif state == RECONNECTING:
+        elif state is ConnectionState.RECONNECTING:
             view.log_lines.append(f"{time.strftime('%H:%M:%S')}  connection dropped; reconnecting ({detail})")
             view.dirty.add("log")
         view.dirty.add("row")
@@ -558,16 +476,15 @@ class MonitorPage(QWidget):
             self.loss_plot.set_eval_loss([], [])
 
     def _draw_eval(self, view: JobView) -> None:
-        metrics = sorted({m for m, _l, _d in view.evals if m != "loss"},
-                         key=lambda m: (["comet", "chrf", "spbleu"].index(m) if m in ("comet", "chrf", "spbleu")
-                                        else 9, m))
-        directions = sorted({d for m, _l, d in view.evals if m != "loss"})
-        self._sync_combo(self.metric_combo, [(METRIC_LABELS.get(m, m), m) for m in metrics])
-        self._sync_combo(self.direction_combo, [(d, d) for d in directions])
+        # One chart per metric and direction group (en-xx, xx-en, qa): every language of the group on it.
+        self._sync_combo(self.metric_combo, [(metric_label(m, pipeline_check=view.is_pipeline_check(m)), m)
+                                             for m in view.metrics()])
         metric = self.metric_combo.currentData()
-        direction = self.direction_combo.currentData()
-        series = {lang: data for (m, lang, d), data in view.evals.items() if m == metric and d == direction}
-        self.eval_plot.set_series(metric or "comet", series, view.languages())
+        self._sync_combo(self.direction_combo, [(GROUP_TEXT.get(g, g), g) for g in view.groups(metric)])
+        group = self.direction_combo.currentData()
+        series = view.series(metric, group) if metric and group else {}
+        self.eval_plot.set_series(metric or "comet", series, view.languages(),
+                                  pipeline_check=bool(metric) and view.is_pipeline_check(metric))
 
     @staticmethod
     def _sync_combo(combo: QComboBox, items: list[tuple[str, str]]) -> None:
@@ -601,11 +518,12 @@ class MonitorPage(QWidget):
     def _update_banner(self, view: JobView) -> None:
         record = view.record
         color = STATE_COLORS.get(record.state, "#7F7F7F")
-        connection = CONNECTION_TEXT.get(view.connection, view.connection)
-        conn_color = {CONNECTED: self.theme.good, RECONNECTING: "#D55E00", LOST: self.theme.error,
-                      FAILED: self.theme.error}.get(view.connection, self.theme.muted)
+        connection = view.connection.text
+        conn_color = {ConnectionState.CONNECTED: self.theme.good, ConnectionState.RECONNECTING: "#D55E00",
+                      ConnectionState.LOST: self.theme.error,
+                      ConnectionState.FAILED: self.theme.error}.get(view.connection, self.theme.muted)
         step = f" · step {view.last_step}" if view.last_step is not None else ""
-        detail = f" — {view.connection_detail}" if view.connection in (RECONNECTING, FAILED, LOST) and \
+        detail = f" — {view.connection_detail}" if view.connection.is_trouble and \
             view.connection_detail else ""
         title = f"{record.name} ({record.id})" if record.name else record.id
         text = (f"<b>{title}</b> on {record.host} · <span style='color:{color}'><b>{record.state}</b></span>"
@@ -642,8 +560,8 @@ class MonitorPage(QWidget):
             record = view.record
             name = record.name or record.id
             values = (name, record.state, record.host,
-                      time.strftime("%m-%d %H:%M", time.localtime(_started(view))),
-                      _elapsed(view, now), CONNECTION_TEXT.get(view.connection, view.connection))
+                      time.strftime("%m-%d %H:%M", time.localtime(view.started())),
+                      format_duration(view.elapsed(now)), view.connection.text)
             for column, text in enumerate(values):
                 item = self.table.item(row, column)
                 if item.text() != text:
@@ -656,7 +574,7 @@ class MonitorPage(QWidget):
             state_item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             conn_item = self.table.item(row, 5)
             conn_item.setToolTip(view.connection_detail)
-            if view.connection in (RECONNECTING, LOST, FAILED):
+            if view.connection.is_trouble:
                 conn_item.setForeground(QBrush(QColor(self.theme.error)))
             else:
                 conn_item.setForeground(QBrush(QColor(self.theme.text)))
@@ -700,7 +618,7 @@ class MonitorPage(QWidget):
         self.cancel_button.setEnabled(view is not None and view.record.state not in FINAL_STATES)
         self.fetch_button.setEnabled(view is not None)
         self.refit_button.setEnabled(view is not None and view.record.state == "finished")
-        self.reconnect_button.setEnabled(view is not None and view.connection == FAILED and view.thread is None
+        self.reconnect_button.setEnabled(view is not None and view.connection is ConnectionState.FAILED and view.thread is None
                                          and not view.record.is_final)
 
     # --------------------------------------------------------------------------------------------------- actions
@@ -718,7 +636,7 @@ class MonitorPage(QWidget):
         def op():
             from studio.remote.jobs import cancel
 
-            with open_session(profile_for(record.host, hosts)) as session:
+            with open_session(resolve_profile(record.host, hosts)) as session:
                 return cancel(record, session, registry=registry, grace_s=5.0)
 
         self.cancel_button.setEnabled(False)
@@ -741,7 +659,7 @@ class MonitorPage(QWidget):
         def op():
             from studio.remote.jobs import fetch
 
-            with open_session(profile_for(record.host, hosts)) as session:
+            with open_session(resolve_profile(record.host, hosts)) as session:
                 return fetch(record, session, destination)
 
         self.status_message.emit(f"Fetching the results of {record.id}…")
@@ -771,20 +689,23 @@ class MonitorPage(QWidget):
         return task
 
     def send_results_for_refit(self) -> list[dict]:
-        """Emit the selected finished run's final COMET per language with its pairs (for the Plan page's fit)."""
+        """Emit the selected finished run's last score per language (the metric and direction group shown) with
+        the pairs it trained on, for the Plan page's fit. A pipeline-check metric is refused in one sentence."""
         view = self.selected_view()
         if view is None:
             return []
-        pairs = {str(item.get("code")): item.get("pairs") for item in view.record.plan_summary.get("languages", [])
-                 if isinstance(item, dict)}
-        scores = view.final_scores("comet")
-        rows = [{"code": code, "pairs": pairs[code], "score": score, "job": view.job_id}
-                for code, score in scores.items() if pairs.get(code) is not None]
-        if rows:
-            self.refit_requested.emit(rows)
-            self.status_message.emit(f"Sent {len(rows)} languages' COMET of {view.job_id} to the Plan page")
-        else:
-            self.status_message.emit(f"{view.job_id} has no COMET scores with known pair counts to refit from")
+        metric = self.metric_combo.currentData() or "chrf"
+        group = self.direction_combo.currentData() or "en-xx"
+        try:
+            runs = measurements_from_model(view, metric=metric, group=group)
+        except MeasurementError as exc:
+            self.status_message.emit(str(exc))
+            return []
+        rows = [{"code": r.language, "pairs": r.pairs, "score": r.score, "metric": r.metric, "job": r.job_id}
+                for r in runs]
+        self.refit_requested.emit(rows)
+        self.status_message.emit(f"Sent {len(rows)} languages' {metric_label(metric)} ({group}) of {view.job_id} "
+                                 f"to the Plan page")
         return rows
 
     # ------------------------------------------------------------------------------------------------ lifecycle
@@ -811,144 +732,3 @@ class MonitorPage(QWidget):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-
-# ---------------------------------------------------------------------------------------------------- screenshots
-SCREENSHOT_SIZE = (1400, 900)
-
-
-def _illustrative_events(languages: list[str], steps: int, *, seed: int, gain: float, t0: float) -> list:
-    """A made-up but plausible run for the screenshot (noisy decaying loss, cosine lr, rising scores and
-    alignment). Illustrative only: not measured and not the paper's numbers."""
-    from worker.contract import Event
-
-    rng = np.random.default_rng(seed)
-    events, seq = [], 0
-
-    def add(kind, **data):
-        nonlocal seq
-        events.append(Event(seq, t0 + seq * 6.0, kind, data))
-        seq += 1
-
-    add("status", state="running")
-    add("log", message=f"training {len(languages)} languages, {steps} steps (illustrative run)")
-    layers = list(range(0, 32, 2))
-    for step in range(1, steps + 1):
-        progress = step / steps
-        warm = min(1.0, step / (0.03 * steps))
-        lr = 2e-5 * warm * 0.5 * (1 + np.cos(np.pi * progress))
-        loss = 0.9 + 1.4 * np.exp(-4 * progress) + (0.2 - gain) * 2 * progress + rng.normal(0, 0.035)
-        add("train", step=step, epoch=3 * progress, loss=float(loss), lr=float(lr), tokens=step * 65536,
-            tokens_per_s=float(41000 + 600 * np.sin(step / 40) + rng.normal(0, 250)), grad_norm=float(abs(rng.normal(1, 0.2))))
-        if step % (steps // 6) == 0:
-            for i, code in enumerate(languages):
-                base = 0.62 + gain * (1 - np.exp(-3 * progress)) - 0.025 * i + rng.normal(0, 0.004)
-                for direction, shift in (("en-xx", 0.0), ("xx-en", 0.05)):
-                    add("eval", step=step, lang=code, direction=direction, metric="comet",
-                        value=float(base + shift), n=1012)
-                    add("eval", step=step, lang=code, direction=direction, metric="chrf",
-                        value=float(100 * (base + shift) - 28), n=1012)
-                    add("eval", step=step, lang=code, direction=direction, metric="spbleu",
-                        value=float(60 * (base + shift) - 22), n=1012)
-            matrix = [[float(np.clip((0.15 + 0.55 * progress) * np.sin(np.pi * (layer + 2) / 34) - 0.04 * i
-                                     + rng.normal(0, 0.01), -0.2, 1.0)) for i in range(len(languages))]
-                      for layer in layers]
-            add("alignment", step=step, metric="parallel_margin", langs=languages, layers=layers, matrix=matrix)
-            add("alignment", step=step, metric="retrieval_top1", langs=languages, layers=layers,
-                matrix=[[float(np.clip(v + 0.35, 0, 1)) for v in row] for row in matrix])
-            add("checkpoint", step=step)
-    add("status", state="finished")
-    add("done", exit_code=0)
-    return events
-
-
-def _screenshot_registry(registry: JobRegistry) -> list[str]:
-    """Two finished illustrative jobs in ``registry`` (the optimised split and the uniform one); their ids."""
-    from types import SimpleNamespace
-
-    from studio.planning.languages import PAPER_LANGUAGES
-
-    languages = list(PAPER_LANGUAGES)
-    t0 = time.time() - 14 * 3600
-    ids = []
-    for index, (name, gain, seed) in enumerate((("uniform split", 0.12, 1), ("optimised split", 0.16, 2))):
-        job_id = f"20250101-0{index}0000-{'-'.join(languages)}-{index:04x}"
-        pairs = [{"code": c, "pairs": 100_000} for c in languages]
-        job = SimpleNamespace(job_id=job_id, name=name, host="a100-box", launcher="direct",
-                              job_dir=f"/home/me/linguatune-jobs/{job_id}", slurm_job_id=None, pid=4242,
-                              plan_summary={"schema": "linguatune.plan/1", "languages": pairs})
-        registry.add_job(job)
-        events = _illustrative_events(languages, 3000, seed=seed, gain=gain, t0=t0 + index * 7 * 3600)
-        registry.append_events(job_id, events, offset=len(events) * 200, last_seq=events[-1].seq, state="finished")
-        registry.set_state(job_id, "finished", exit_code=0, message="the job reported done")
-        ids.append(job_id)
-    return ids
-
-
-def _grab(widget, path: Path) -> Path:
-    from PySide6.QtWidgets import QApplication
-
-    for _ in range(10):
-        QApplication.processEvents()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not widget.grab().toImage().save(str(path), "PNG"):
-        raise OSError(f"could not write {path}")
-    return path
-
-
-def render_monitor_screenshot(path: str | Path, *, theme: str = "light") -> Path:
-    """Render the Monitor page with a finished illustrative run (loss compared with another run, COMET per
-    language, the alignment heatmap) to a PNG; uses a temporary registry, never the user's."""
-    import tempfile
-
-    from PySide6.QtCore import QEventLoop
-
-    from studio.ui.app import create_application
-
-    create_application([])
-    theme_manager().set_preference(theme)
-    with tempfile.TemporaryDirectory(prefix="linguatune-shot-") as tmp:
-        registry = JobRegistry(Path(tmp) / "registry.sqlite3")
-        first, second = _screenshot_registry(registry)
-        page = MonitorPage(registry)
-        page.resize(*SCREENSHOT_SIZE)
-        page.show()
-        page.select_job(second)
-        page.set_compare(first)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (
-                len(page.views[second].train) < 3000 or len(page.views[first].train) < 3000 or page._threads):
-            QEventLoop().processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        page.flush(everything=True)
-        page.heatmap.set_metric("parallel_margin")
-        out = _grab(page, Path(path))
-        page.shutdown()
-        page.deleteLater()
-        registry.close()
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m studio.ui.monitor_page OUT_DIR``: write monitor.png and launch.png."""
-    import argparse
-    import os
-    import tempfile
-
-    parser = argparse.ArgumentParser(prog="python -m studio.ui.monitor_page")
-    parser.add_argument("out_dir")
-    parser.add_argument("--theme", choices=("light", "dark"), default="light")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("LINGUATUNE_HOME", tempfile.mkdtemp(prefix="linguatune-screenshot-"))
-    from studio.ui.launch_page import render_launch_screenshot
-
-    suffix = "" if args.theme == "light" else "_dark"
-    print(render_monitor_screenshot(Path(args.out_dir) / f"monitor{suffix}.png", theme=args.theme))
-    print(render_launch_screenshot(Path(args.out_dir) / f"launch{suffix}.png", theme=args.theme))
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

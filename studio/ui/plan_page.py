@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-import shlex
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +37,12 @@ from PySide6.QtWidgets import (
 )
 
 from studio.errors import LinguaTuneError, PlanningError
-from studio.planning.budget import parse_budget
+from studio.planning.budget import compact_pairs, parse_budget
 from studio.planning.languages import PAPER_LANGUAGES, load_catalogue
 from studio.planning.laws import ScalingLaw
 from studio.planning.plan import Plan, load_plan, make_plan, save_plan
-from studio.planning.prior import PRIOR_NOTE, prior_law
+from studio.planning.prior import PRIOR_NOTE
+from studio.session.planning import PlanInputs, inputs_from_plan, plan_command
 from studio.ui.models import AllocationModel, CatalogueFilter, CatalogueModel, format_gain, format_score
 from studio.ui.plots import CurveSpec, PlanFigure
 from studio.ui.tasks import BackgroundTask
@@ -62,17 +60,6 @@ PLOT_FILTERS = "PNG image (*.png);;SVG drawing (*.svg)"
 PILOT_FILTERS = "Pilot measurements (*.csv *.json);;All files (*)"
 
 
-def compact_pairs(value: int) -> str:
-    """The shortest exact spelling parse_budget reads back: 600000 -> 600k, 1200000 -> 1.2M, 123457 -> 123457."""
-    for scale, suffix in ((10**6, "M"), (10**3, "k")):
-        if value >= scale:
-            scaled = (Decimal(value) / scale).normalize()
-            text = format(scaled, "f")
-            if len(text.replace(".", "")) <= 4:
-                return f"{text}{suffix}"
-    return str(value)
-
-
 def slider_to_budget(position: int) -> int:
     """A slider position as a budget rounded to two significant digits (so the text reads 630k, not 631,457)."""
     exponent = SLIDER_MIN_LOG10 + (SLIDER_MAX_LOG10 - SLIDER_MIN_LOG10) * position / SLIDER_STEPS
@@ -85,57 +72,6 @@ def budget_to_slider(budget: int) -> int:
     exponent = math.log10(max(budget, 1))
     fraction = (exponent - SLIDER_MIN_LOG10) / (SLIDER_MAX_LOG10 - SLIDER_MIN_LOG10)
     return int(round(min(max(fraction, 0.0), 1.0) * SLIDER_STEPS))
-
-
-@dataclass
-class PlanInputs:
-    """What the user chose on the page; everything a plan is made from."""
-
-    languages: list[str] = field(default_factory=lambda: list(PAPER_LANGUAGES))
-    budget: int = 600_000
-    objective: str = "sum"
-    floor: int = 0
-    caps: dict[str, int] = field(default_factory=dict)
-    laws: dict[str, ScalingLaw] = field(default_factory=dict)
-    law_source: str = "prior"  # "prior", or the name of the file the laws came from
-    measurements_path: str | None = None  # the pilot file the laws were fitted from, when they were
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "languages": list(self.languages),
-            "budget": self.budget,
-            "objective": self.objective,
-            "floor": self.floor,
-            "caps": dict(self.caps),
-            "laws": {code: law.to_dict() for code, law in self.laws.items()},
-            "law_source": self.law_source,
-            "measurements_path": self.measurements_path,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PlanInputs":
-        """Inputs from ``to_dict`` output; entries that no longer validate fall back to the defaults."""
-        inputs = cls()
-        catalogue = load_catalogue()
-        languages = [c for c in data.get("languages", []) if isinstance(c, str) and c in catalogue]
-        inputs.languages = [catalogue.get(c).code for c in languages]
-        if isinstance(data.get("budget"), int) and data["budget"] > 0:
-            inputs.budget = data["budget"]
-        if data.get("objective") in ("sum", "maxmin"):
-            inputs.objective = data["objective"]
-        if isinstance(data.get("floor"), int) and data["floor"] >= 0:
-            inputs.floor = data["floor"]
-        caps = data.get("caps") or {}
-        inputs.caps = {c: v for c, v in caps.items() if isinstance(v, int) and v > 0 and c in catalogue}
-        for code, law in (data.get("laws") or {}).items():
-            try:
-                inputs.laws[code] = ScalingLaw.from_dict(law)
-            except LinguaTuneError:
-                continue
-        inputs.law_source = str(data.get("law_source") or "prior") if inputs.laws else "prior"
-        path = data.get("measurements_path")
-        inputs.measurements_path = path if isinstance(path, str) and inputs.laws else None
-        return inputs
 
 
 def _mark(widget: QWidget, reason: str | None, label: QLabel | None = None) -> None:
@@ -380,6 +316,7 @@ class PlanPage(QWidget):
         splitter.addWidget(self.figure)
         self.allocation_model = AllocationModel(self)
         self.allocation_model.cap_edited.connect(self.set_cap)
+        self.allocation_model.weight_edited.connect(self.set_weight)
         self.allocation_model.cap_rejected.connect(lambda code, reason: self._show_plan_error(reason))
         self.allocation_table = QTableView()
         self.allocation_table.setObjectName("allocationTable")
@@ -440,6 +377,14 @@ class PlanPage(QWidget):
             self.inputs.caps.pop(code, None)
         else:
             self.inputs.caps[code] = cap
+        self._inputs_edited()
+
+    def set_weight(self, code: str, weight: float) -> None:
+        """Set one language's weight in the objective (1 is the default; the CLI's ``--weight``) and re-plan."""
+        if weight == 1.0:
+            self.inputs.weights.pop(code, None)
+        else:
+            self.inputs.weights[code] = float(weight)
         self._inputs_edited()
 
     def use_prior(self) -> None:
@@ -553,6 +498,7 @@ class PlanPage(QWidget):
                 objective=self.inputs.objective,
                 floors=self.inputs.floor,
                 caps={c: v for c, v in self.inputs.caps.items() if c in self._selected} or None,
+                weights={c: v for c, v in self.inputs.weights.items() if c in self._selected} or None,
                 catalogue=self.catalogue,
                 law_source=self.inputs.law_source if self.effective_laws() else None,
             )
@@ -786,30 +732,18 @@ class PlanPage(QWidget):
         return task.start()
 
     def refit_with_run_results(self, rows: list[dict]) -> BackgroundTask | None:
-        """Add finished runs' COMET per language (``[{"code", "pairs", "score", "job"}]``) to the measurements the
-        laws come from, save them as ``run_results.csv`` in the user data dir, and refit from that file.
-
-        COMET arrives on its own 0-1 scale; the planning laws use COMET x 100, so scores at or below 1 are scaled.
-        """
+        """Add finished runs' scores per language (``[{"code", "pairs", "score", "metric", "job"}]``, already on
+        the laws' scale: ``studio.session.measurements``) to the measurements the laws come from, save them as
+        ``run_results.csv`` in the user data dir, and refit from that file."""
         from studio.paths import data_dir
-        from studio.planning.fitting import (Measurement, load_measurements, merge_measurements,
-                                             save_measurements)
+        from studio.session.measurements import RunMeasurement, merge_into_file
 
-        runs = [Measurement(str(r["code"]), float(r["pairs"]), float(r["score"]) * (100.0 if r["score"] <= 1 else 1))
+        runs = [RunMeasurement(str(r["code"]), int(r["pairs"]), float(r["score"]), str(r.get("metric", "comet")),
+                               str(r.get("job", "")))
                 for r in rows if r.get("pairs")]
         if not runs:
             return None
-        base: list = []
-        if self.inputs.measurements_path:
-            try:
-                base = load_measurements(self.inputs.measurements_path)
-            except (LinguaTuneError, OSError):
-                base = []  # the pilot file moved away: fit from the runs alone
-        jobs = sorted({str(r.get("job", "")) for r in rows if r.get("job")})
-        path = data_dir() / "run_results.csv"
-        save_measurements(merge_measurements(base, runs), path,
-                          comment="Pilot measurements plus finished runs' COMET x 100 per language "
-                                  f"(runs: {', '.join(jobs) or 'unnamed'}).")
+        path = merge_into_file(self.inputs.measurements_path, runs, data_dir() / "run_results.csv")
         return self.fit_from_file(path)
 
     def _fit_done(self, task: BackgroundTask, path: str, results: dict) -> None:
@@ -896,20 +830,8 @@ class PlanPage(QWidget):
         return True
 
     def apply_plan(self, plan: Plan, source: str) -> None:
-        """Take a loaded plan's inputs; a language whose law differs from the prior keeps it as a fitted law."""
-        inputs = PlanInputs(languages=[lp.code for lp in plan.languages], budget=plan.budget, objective=plan.objective)
-        floors = {lp.floor for lp in plan.languages}
-        inputs.floor = floors.pop() if len(floors) == 1 else max([0, *floors])
-        for lp in plan.languages:
-            language = self.catalogue.get(lp.code)
-            if lp.cap != language.pairs:
-                inputs.caps[lp.code] = lp.cap
-            if not getattr(lp, "prior", lp.law.to_dict() == prior_law(language).to_dict()):
-                inputs.laws[lp.code] = lp.law
-        if inputs.laws:
-            recorded = (plan.law_source or "").split(" + prior for ")[0]
-            inputs.law_source = recorded if recorded and recorded not in ("prior", "fitted") else source
-        self.set_inputs(inputs)
+        """Take a loaded plan's inputs (``studio.session.planning.inputs_from_plan``)."""
+        self.set_inputs(inputs_from_plan(plan, source, self.catalogue))
 
     def set_inputs(self, inputs: PlanInputs, fit_results: dict | None = None) -> None:
         before = set(self.inputs.languages)
@@ -940,23 +862,8 @@ class PlanPage(QWidget):
         return str(path)
 
     def cli_command(self) -> str:
-        """The `linguatune` command line that makes the same plan."""
-        inputs = self.inputs
-        args = ["linguatune", "plan", "--languages", ",".join(inputs.languages), "--budget",
-                compact_pairs(inputs.budget), "--objective", inputs.objective]
-        if inputs.floor:
-            args += ["--min", compact_pairs(inputs.floor)]
-        for code in inputs.languages:
-            if code in inputs.caps:
-                args += ["--cap", f"{code}={compact_pairs(inputs.caps[code])}"]
-        prefix = ""
-        if self.effective_laws():
-            if inputs.measurements_path:
-                prefix = f"linguatune fit {shlex.quote(inputs.measurements_path)} -o laws.json && "
-                args += ["--laws", "laws.json"]
-            elif inputs.law_source.endswith(".json") and Path(inputs.law_source).is_file():
-                args += ["--laws", inputs.law_source]
-        return prefix + " ".join(shlex.quote(a) for a in args)
+        """The `linguatune` command line that makes the same plan (``studio.session.planning.plan_command``)."""
+        return plan_command(self.inputs)
 
     def copy_cli_command(self) -> str:
         command = self.cli_command()

@@ -34,7 +34,7 @@ def bench_redraw(app, points: int, frames: int) -> list[tuple[str, str, str, str
     import numpy as np
 
     from studio.remote.registry import JobRegistry
-    from studio.ui.follow_worker import EventDigest
+    from studio.session.monitor import EventDigest
     from studio.ui.monitor_page import MonitorPage
 
     base = Path(tempfile.mkdtemp(prefix="lt-bench-ui-"))

@@ -126,7 +126,7 @@ def test_floor_and_caps_are_edited_inline(qtbot, window):
 
     before = table_column(page, 1)
     assert not model.setData(model.index(row, model.CAP), "lots")
-    assert "hi" in model.cap_errors
+    assert ("hi", model.CAP) in model.cap_errors
     assert model.data(model.index(row, model.CAP), Qt.ItemDataRole.ToolTipRole).startswith("Cap for hi")
     type_into(qtbot, page.floor_edit, "-3")
     assert page.floor_edit.property("invalid") is True
@@ -138,6 +138,35 @@ def test_floor_and_caps_are_edited_inline(qtbot, window):
     wait_redrawn(qtbot, page)
     assert page.error_label.isVisible() and page.error_label.text()
     assert table_column(page, 1) == before
+
+
+def test_weights_are_edited_inline_like_the_cli_weight_option(qtbot, window):
+    """The Weight column is the GUI's --weight: the allocation is the planning core's with that weight, the copied
+    command line carries it, and a bad weight is refused on the cell with the last plan kept."""
+    from studio.session.planning import inputs_from_arguments, plan_from_inputs
+
+    page = window.plan_page
+    model = page.allocation_model
+    row = table_column(page, 0).index("zh")
+    before = table_column(page, 1)
+    assert model.setData(model.index(row, model.WEIGHT), "3")
+    wait_redrawn(qtbot, page)
+    expected = make_plan(PAPER_LANGUAGES, 600_000, weights={"zh": 3.0})
+    assert table_column(page, 1) == [lp.pairs for lp in expected.languages] != before
+    assert table_column(page, model.WEIGHT)[row] == 3.0
+    command = page.cli_command()
+    assert "--weight zh=3" in command
+    # The command line, read back by the CLI's parser, makes the same allocation.
+    words = command.split()
+    weights = [words[i + 1] for i, w in enumerate(words) if w == "--weight"]
+    cli = plan_from_inputs(inputs_from_arguments(",".join(PAPER_LANGUAGES), "600k", weights=weights), strict=True)
+    assert [lp.pairs for lp in cli.languages] == [lp.pairs for lp in expected.languages]
+
+    shown = table_column(page, 1)
+    assert not model.setData(model.index(row, model.WEIGHT), "-2")
+    assert "zh" in model.data(model.index(row, model.WEIGHT), Qt.ItemDataRole.ToolTipRole)
+    wait_redrawn(qtbot, page)
+    assert table_column(page, 1) == shown
 
 
 def test_fitting_pilot_points_off_the_gui_thread_changes_the_curves(qtbot, window, pilot_csv, monkeypatch):
@@ -294,21 +323,22 @@ def test_pages_menus_and_shortcuts(window):
 
 
 def test_run_results_refit_the_laws_together_with_the_pilot_points(qtbot, window, pilot_csv):
-    """Monitor's "use these results" hands COMET per language to the Plan page, which refits with them."""
+    """Monitor's "use these results" hands scores per language to the Plan page, which refits with them."""
     from studio.paths import data_dir
 
     page = window.plan_page
     with qtbot.waitSignal(page.fit_finished, timeout=60_000):
         page.fit_from_file(pilot_csv)
     pilot = load_measurements(pilot_csv)
-    rows = [{"code": code, "pairs": 300_000, "score": 0.9, "job": "job-a"} for code in PAPER_LANGUAGES]
+    rows = [{"code": code, "pairs": 300_000, "score": 90.0, "metric": "comet", "job": "job-a"}
+            for code in PAPER_LANGUAGES]
     with qtbot.waitSignal(page.fit_finished, timeout=60_000) as blocker:
         window.monitor_page.refit_requested.emit(rows)
     assert blocker.args[0] is True
     merged = load_measurements(data_dir() / "run_results.csv")
     assert len(merged) == len(pilot) + len(rows)
     assert {(m.language, m.pairs, m.score) for m in merged if m.pairs == 300_000} == {
-        (code, 300_000, 90.0) for code in PAPER_LANGUAGES}  # COMET 0-1 becomes the laws' x 100 unit
+        (code, 300_000, 90.0) for code in PAPER_LANGUAGES}  # the monitor sends the laws' unit (COMET x 100)
     wait_redrawn(qtbot, page)
     refit = fit_laws(merged)
     pairs, scores = page.figure.curves.curve_data("ar")

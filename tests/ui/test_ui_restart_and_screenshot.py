@@ -65,7 +65,7 @@ def test_screenshot_script_writes_the_plan_page(tmp_path, pilot_csv):
     out = tmp_path / "shots"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     result = subprocess.run(
-        [sys.executable, "-m", "studio.ui.screenshot", str(out), "--pilot", str(pilot_csv)],
+        [sys.executable, "-m", "tests.screenshots.render", str(out), "--pilot", str(pilot_csv)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr

@@ -42,8 +42,8 @@ def heartbeat(job_dir: Path, state: str, step: int) -> None:
 def emit_eval_and_alignment(log: EventLog, step: int, langs: list[str], layers: int, progress: float) -> None:
     for i, lang in enumerate(langs):
         base = 0.55 + 0.3 * progress - 0.03 * i
-        for direction in ("en-xx", "xx-en"):
-            shift = 0.0 if direction == "en-xx" else 0.04
+        # The worker's format: the real pair (en-ar, ar-en), the language on the non-English side.
+        for direction, shift in ((f"en-{lang}", 0.0), (f"{lang}-en", 0.04)):
             log.emit("eval", step=step, lang=lang, direction=direction, metric="comet", value=round(base + shift, 4),
                      n=16)
             log.emit("eval", step=step, lang=lang, direction=direction, metric="chrf",

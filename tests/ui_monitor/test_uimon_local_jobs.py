@@ -7,7 +7,7 @@ import pytest
 from studio.remote.connection import open_session
 from studio.remote.launch import LaunchRequest, launch
 from tests.ui_monitor.demo_event_writer import writer_argv
-from worker.contract import read_events
+from worker.contract import direction_group, read_events
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def test_live_job_draws_loss_comet_and_heatmap_then_reopens(qtbot, make_monitor,
     assert set(page.eval_plot.curves) == {"ar", "el", "hi"}
     ex, ey = page.eval_plot.curves["el"].getData()
     comet_el = [e for e in on_disk if e.kind == "eval" and e["metric"] == "comet" and e["lang"] == "el"
-                and e["direction"] == page.direction_combo.currentData()]
+                and direction_group(e["direction"]) == page.direction_combo.currentData()]
     assert list(ex) == [e["step"] for e in comet_el] == [10, 20, 30, 40]
     assert list(ey) == pytest.approx([e["value"] for e in comet_el])
     # The heatmap shows the latest alignment: languages across, layers up, one cell per (layer, language).
@@ -56,21 +56,23 @@ def test_live_job_draws_loss_comet_and_heatmap_then_reopens(qtbot, make_monitor,
     page.metric_combo.setCurrentIndex(page.metric_combo.findData("chrf"))
     _x, chrf = page.eval_plot.curves["el"].getData()
     assert chrf[-1] == pytest.approx([e for e in on_disk if e.kind == "eval" and e["metric"] == "chrf"
-                                      and e["lang"] == "el" and e["direction"] == page.direction_combo.currentData()
+                                      and e["lang"] == "el" and direction_group(e["direction"]) == page.direction_combo.currentData()
                                       ][-1]["value"])
     # Log pane has the status changes and the log message.
     log = page.log_pane.toPlainText()
     assert "state → running" in log and "demo writer: 40 steps" in log and "done (exit code 0)" in log
     row_state = page.table.item(0, 1).text()
     assert row_state == "finished"
-    # The finished run's final COMET per language goes to the Plan page with the pairs each language had.
+    # The finished run's final score per language of the metric shown (chrF, switched to above) goes to the Plan
+    # page with the pairs each language had.
     sent = []
     page.refit_requested.connect(sent.append)
     assert page.refit_button.isEnabled()
     page.refit_button.click()
     final = {e["lang"]: e["value"] for e in on_disk
-             if e.kind == "eval" and e["metric"] == "comet" and e["direction"] == "en-xx"}
-    assert sent == [[{"code": c, "pairs": p, "score": pytest.approx(final[c]), "job": job.job_id}
+             if e.kind == "eval" and e["metric"] == "chrf" and direction_group(e["direction"]) == "en-xx"}
+    assert sent == [[{"code": c, "pairs": p, "score": pytest.approx(final[c]), "metric": "chrf",
+                      "job": job.job_id}
                      for c, p in (("ar", 1000), ("el", 500), ("hi", 800))]]
     page.shutdown()
 
@@ -143,3 +145,89 @@ def test_jobs_launched_elsewhere_appear(qtbot, make_monitor, registry, local_hos
     qtbot.waitUntil(lambda: job.job_id in page.views, timeout=10_000)
     assert page.selected_id == job.job_id and not page.empty_hint.isVisible()
     qtbot.waitUntil(lambda: page.views[job.job_id].record.state == "finished", timeout=20_000)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The page on what the real worker wrote (tests/infra/demo_job.py), not on events written in the studio's format.
+def _combo_data(combo):
+    return [combo.itemData(i) for i in range(combo.count())]
+
+
+def _shows(page, metric, group, expected):
+    """True once the eval chart shows exactly ``expected`` ({lang: (steps, values)}) for metric and group."""
+    if page.metric_combo.currentData() != metric or page.direction_combo.currentData() != group:
+        return False
+    if set(page.eval_plot.curves) != set(expected):
+        return False
+    for lang, (steps, values) in expected.items():
+        x, y = page.eval_plot.curves[lang].getData()
+        if x is None or list(x) != steps or list(y) != pytest.approx(values):
+            return False
+    return True
+
+
+def _written(events, metric, group):
+    out = {}
+    for e in events:
+        if e.kind == "eval" and e["metric"] == metric and e["direction"] in (f"en-{e['lang']}", f"{e['lang']}-en"):
+            if (group == "en-xx") == e["direction"].startswith("en-"):
+                steps, values = out.setdefault(e["lang"], ([], []))
+                steps.append(float(e["step"]))
+                values.append(e["value"])
+    return out
+
+
+def test_the_real_demo_job_shows_every_language_per_direction(qtbot, make_monitor, demo_job_record, real_demo_job):
+    events = real_demo_job.events()
+    page = make_monitor()
+    assert demo_job_record.id in page.views
+    page.select_job(demo_job_record.id)
+    view = page.views[demo_job_record.id]
+    qtbot.waitUntil(lambda: view.events_seen == len(events) and not view.dirty, timeout=15_000)
+    # One direction choice per group, and every language on the chart of a group.
+    assert _combo_data(page.direction_combo) == ["en-xx", "xx-en"]
+    assert {"comet", "chrf"} <= set(_combo_data(page.metric_combo))
+    comet_label = page.metric_combo.itemText(page.metric_combo.findData("comet"))
+    assert "pipeline" in comet_label.lower()  # the tiny COMET is never shown as COMET
+    for metric in ("chrf", "comet"):
+        for group in ("en-xx", "xx-en"):
+            page.metric_combo.setCurrentIndex(page.metric_combo.findData(metric))
+            page.direction_combo.setCurrentIndex(page.direction_combo.findData(group))
+            expected = _written(events, metric, group)
+            assert sorted(expected) == ["ar", "el", "hi", "tr", "vi", "zh"]
+            qtbot.waitUntil(lambda: _shows(page, metric, group, expected), timeout=5_000)
+    # The heatmap: the last alignment, six languages across.
+    snap = page.heatmap.current()
+    last = [e for e in events if e.kind == "alignment" and e["metric"] == snap.metric][-1]
+    assert snap.step == last["step"] and snap.langs == ["ar", "el", "hi", "tr", "vi", "zh"]
+    assert page.heatmap.image.image.shape == (6, len(last["layers"]))
+    qtbot.waitUntil(lambda: "done (exit code 0)" in page.log_pane.toPlainText(), timeout=5_000)
+
+
+def test_refit_from_the_real_demo_job(qtbot, make_monitor, demo_job_record, real_demo_job):
+    """chrF gives one row per language with the pairs trained; the pipeline-check COMET is refused in a sentence."""
+    events = real_demo_job.events()
+    (data,) = [e for e in events if e.kind == "data"]
+    trained = {s["lang"]: s["examples"] for s in data["sources"] if s["source"] == "pairs"}
+    page = make_monitor()
+    page.select_job(demo_job_record.id)
+    view = page.views[demo_job_record.id]
+    qtbot.waitUntil(lambda: view.events_seen == len(events) and not view.dirty, timeout=15_000)
+    sent, messages = [], []
+    page.refit_requested.connect(sent.append)
+    page.status_message.connect(messages.append)
+    assert page.refit_button.isEnabled()
+
+    page.metric_combo.setCurrentIndex(page.metric_combo.findData("comet"))
+    page.refit_button.click()
+    assert sent == []
+    assert messages and "pipeline" in messages[-1].lower() and "\n" not in messages[-1], messages
+
+    page.metric_combo.setCurrentIndex(page.metric_combo.findData("chrf"))
+    page.direction_combo.setCurrentIndex(page.direction_combo.findData("en-xx"))
+    page.refit_button.click()
+    final = {lang: values[-1] for lang, (_s, values) in _written(events, "chrf", "en-xx").items()}
+    assert len(sent) == 1
+    assert sorted(row["code"] for row in sent[0]) == sorted(trained)
+    for row in sent[0]:
+        assert row["pairs"] == trained[row["code"]] and row["score"] == pytest.approx(final[row["code"]])

@@ -1,4 +1,5 @@
-"""The series behind the live curves: growth by doubling, per-block peaks, and the digest of events."""
+"""The series behind the live curves: growth by doubling, per-block peaks, and the digest of events (hand-made
+edge cases, and the real demo job's events)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio.ui.follow_worker import digest_events
-from studio.ui.live_plot import BLOCK, GrowableSeries
-from worker.contract import Event
+from studio.session.monitor import AlignmentSnapshot, digest_events
+from studio.session.series import BLOCK, GrowableSeries
+from worker.contract import Event, direction
 
 
 @settings(max_examples=40, deadline=None)
@@ -49,7 +50,7 @@ def test_digest_sorts_events_into_series():
         Event(0, 1.0, "status", {"state": "running"}),
         Event(1, 2.0, "train", {"step": 1, "loss": 2.0, "lr": 1e-4, "tokens_per_s": 900.0}),
         Event(2, 3.0, "train", {"step": 2, "loss": None, "lr": 1e-4}),
-        Event(3, 4.0, "eval", {"step": 2, "lang": "ar", "direction": "en-xx", "metric": "comet", "value": 0.7}),
+        Event(3, 4.0, "eval", {"step": 2, "lang": "ar", "direction": "en-ar", "metric": "comet", "value": 0.7}),
         Event(4, 5.0, "alignment", {"step": 2, "metric": "retrieval_top1", "langs": ["ar", "el"], "layers": [0, 4, 8],
                                     "matrix": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]}),
         Event(5, 6.0, "alignment", {"step": 2, "metric": "retrieval_top1", "langs": ["ar"], "layers": [0],
@@ -67,9 +68,44 @@ def test_digest_sorts_events_into_series():
     assert any("state → running" in line for line in digest.log_lines)
 
 
+def test_digest_of_the_real_demo_job(real_demo_job):
+    """The worker's own events: every language lands in its direction group, the tiny COMET stays marked."""
+    events = real_demo_job.events()
+    digest = digest_events(events)
+    langs = real_demo_job.spec()["languages"]
+    assert digest.count == len(events) and digest.last_seq == events[-1].seq and digest.state == "finished"
+    assert list(digest.train_step) == [e["step"] for e in events if e.kind == "train"]
+    for metric in ("chrf", "comet"):
+        for group, pair in (("en-xx", lambda c: direction("en", c)), ("xx-en", lambda c: direction(c, "en"))):
+            for lang in langs:
+                written = [(float(e["step"]), e["value"]) for e in events if e.kind == "eval"
+                           and e["metric"] == metric and e["direction"] == pair(lang)]
+                assert written and digest.evals[(metric, lang, group)] == written
+    assert {g for _m, _l, g in digest.evals} == {"en-xx", "xx-en"}
+    assert digest.pipeline_check == {"comet"}
+    alignment = [e for e in events if e.kind == "alignment"]
+    assert len(digest.alignments) == len(alignment)
+    assert all(s.matrix.shape == (len(s.layers), len(langs)) and s.langs == langs for s in digest.alignments)
+
+
+@pytest.mark.gui
+def test_heatmap_of_the_real_demo_job(qtbot, real_demo_job):
+    from studio.ui.heatmap import AlignmentHeatmap
+
+    snaps = digest_events(real_demo_job.events()).alignments
+    metric = snaps[0].metric
+    mine = [s for s in snaps if s.metric == metric]
+    heatmap = AlignmentHeatmap()
+    qtbot.addWidget(heatmap)
+    heatmap.add(mine)
+    assert heatmap.current().step == mine[-1].step and heatmap.slider.maximum() == len(mine) - 1
+    assert heatmap.image.image.shape == (len(mine[-1].langs), len(mine[-1].layers))
+    ticks = heatmap.plot.plotItem.getAxis("bottom")._tickLevels[0]
+    assert [label for _pos, label in ticks] == real_demo_job.spec()["languages"]
+
+
 @pytest.mark.gui
 def test_heatmap_axes_and_replay(qtbot):
-    from studio.ui.follow_worker import AlignmentSnapshot
     from studio.ui.heatmap import AlignmentHeatmap
 
     heatmap = AlignmentHeatmap()
@@ -89,3 +125,9 @@ def test_heatmap_axes_and_replay(qtbot):
     left = heatmap.plot.plotItem.getAxis("left")._tickLevels[0]
     assert [label for _pos, label in left] == ["0", "8", "16", "24"]
     assert tuple(heatmap.colorbar.levels()) == pytest.approx((0.3, 0.32))
+
+
+def test_peaks_regression_last_bin_spans_to_the_last_point():
+    """Found by a fresh hypothesis draw: the last bin's extreme lay past the last drawn x."""
+    test_peaks_keep_every_extreme_of_the_view.hypothesis.inner_test(
+        sizes=[285, 403], seed=264, bins=20, window=(0.91796875, 0.28125))

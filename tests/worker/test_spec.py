@@ -8,7 +8,8 @@ import json
 import pytest
 
 from worker.contract import JobSpec, JobSpecError, load_job_spec
-from worker.demo import demo_spec, load_preset
+from worker.demo import demo_spec
+from worker.resources import load_preset
 
 from tests.worker.jobkit import small_job
 

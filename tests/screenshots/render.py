@@ -1,11 +1,14 @@
-"""Render the studio in a realistic state to PNG, for the README and as a visual check.
+"""Render the studio in a realistic state to PNG, for the README and as a visual check (a developer script kept
+out of the product: no page imports it).
 
-    python -m studio.ui.screenshot OUT_DIR [--theme light|dark] [--pilot FILE]
+    python -m tests.screenshots.render OUT_DIR [--theme light|dark] [--pilot FILE] [--monitor]
 
 writes OUT_DIR/plan.png (1400x900): the Plan page with the six paper languages, a 600k budget and laws fitted from
 the sample pilot measurements (resources/demo/pilot_measurements.csv), bootstrap bands included; and
 OUT_DIR/plan_prior.png: the same before fitting, with the uncalibrated-prior banner. Works offscreen
 (QT_QPA_PLATFORM=offscreen); settings go to a temporary LINGUATUNE_HOME so the user's own are untouched.
+With ``--monitor`` it also writes OUT_DIR/monitor.png: the Monitor page on the real demo job of
+tests/infra/demo_job.py (what the worker really wrote; its COMET is the labelled pipeline check), not made-up events.
 """
 
 from __future__ import annotations
@@ -60,6 +63,42 @@ def render(out_dir: str | Path, *, theme: str = "light", pilot: str | Path | Non
     return written
 
 
+def render_monitor(out_dir: str | Path, *, theme: str = "light") -> Path:
+    """The Monitor page on a private copy of the real demo job (built once and cached by tests/infra/demo_job.py)."""
+    import tempfile
+
+    from PySide6.QtCore import QEventLoop
+
+    from studio.remote.registry import JobRegistry
+    from studio.ui.app import create_application
+    from studio.ui.monitor_page import MonitorPage
+    from studio.ui.theme import theme_manager
+    from tests.infra.demo_job import demo_job
+
+    app = create_application([])
+    theme_manager().set_preference(theme)
+    job = demo_job()
+    with tempfile.TemporaryDirectory(prefix="linguatune-shot-") as tmp:
+        registry = JobRegistry(Path(tmp) / "registry.sqlite3")
+        record = job.register(registry, job.copy_to(Path(tmp) / "jobs"))
+        page = MonitorPage(registry)
+        page.resize(*SIZE)
+        page.show()
+        page.select_job(record.id)
+        view = page.views[record.id]
+        total = len(job.events())
+        loop = QEventLoop()
+        while view.events_seen < total or page._threads:
+            loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        page.flush(everything=True)
+        page.metric_combo.setCurrentIndex(max(0, page.metric_combo.findData("chrf")))
+        page.flush(everything=True)
+        path = _save(app, page, Path(out_dir) / "monitor.png")
+        page.shutdown()
+        registry.close()
+    return path
+
+
 def _save(app, window, path: Path) -> Path:
     for _ in range(5):
         app.processEvents()
@@ -70,16 +109,20 @@ def _save(app, window, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studio.ui.screenshot", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.screenshots.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", help="folder for the PNG files")
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
     parser.add_argument("--pilot", help="pilot measurements to fit (default: the sample shipped in resources/demo)")
+    parser.add_argument("--monitor", action="store_true",
+                        help="also render the Monitor page on the real demo job (builds it once: about a minute)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if "LINGUATUNE_HOME" not in os.environ:
         os.environ["LINGUATUNE_HOME"] = tempfile.mkdtemp(prefix="linguatune-screenshot-")
     for path in render(args.out_dir, theme=args.theme, pilot=args.pilot):
         print(path)
+    if args.monitor:
+        print(render_monitor(args.out_dir, theme=args.theme))
     return 0
 
 
