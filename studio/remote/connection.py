@@ -189,6 +189,10 @@ class LocalSession(Session):
         Path(local).write_bytes(data)
 
 
+# How long one SFTP request may wait for its answer before the link counts as dead.
+SFTP_TIMEOUT_S = 60.0
+
+
 class SSHSession(Session):
     """A host over SSH: commands on exec channels, files over one SFTP channel."""
 
@@ -204,6 +208,9 @@ class SSHSession(Session):
     def sftp(self) -> paramiko.SFTPClient:
         if self._sftp is None:
             self._sftp = self.client.open_sftp()
+            # Without a timeout an SFTP read on a link that died silently waits forever; with it, the read fails
+            # and the follower reconnects.
+            self._sftp.get_channel().settimeout(SFTP_TIMEOUT_S)
         return self._sftp
 
     def run(self, command, *, timeout=120.0, stdin=None):
@@ -229,6 +236,8 @@ class SSHSession(Session):
                 progressed = True
             if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
+            if not progressed and channel.closed and not channel.exit_status_ready():
+                raise EOFError(f"the SSH connection to {self.host_label} closed during a command")
             if deadline is not None and time.monotonic() > deadline:
                 channel.close()
                 raise socket.timeout(f"command on {self.host_label} timed out after {timeout} s")
