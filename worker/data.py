@@ -74,7 +74,10 @@ _FALLBACK_NAMES = (
 @lru_cache(maxsize=1)
 def language_names() -> dict[str, str]:
     """English names by catalogue code: ``resources/languages.tsv`` when present, else a built-in copy."""
+    from worker.demoworld import NAMES as DEMO_NAMES
+
     names = dict(item.split(":", 1) for item in _FALLBACK_NAMES.split("|"))
+    names.update(DEMO_NAMES)
     try:
         from worker.resources import resource_path
 
@@ -129,12 +132,31 @@ def resolve_data_path(path: str, base_dir: Path) -> Path:
     return resolve_job_path(path, base_dir)
 
 
+def _generated(source: DataSource, *, kind: str, lang: str, where: str):
+    """A generator source (the demo world) as a ``datasets.Dataset`` in the standard columns."""
+    import datasets
+
+    from worker import demoworld
+
+    try:
+        if kind == "pairs":
+            rows = demoworld.pairs(lang, source.split)
+            return datasets.Dataset.from_dict({"src": [s for s, _ in rows], "tgt": [t for _, t in rows]})
+        records = demoworld.instructions(lang)
+    except KeyError as exc:
+        raise DataError(f"the {source.generator} generator has no language {lang!r} "
+                        f"({', '.join(demoworld.LANGUAGES)})", where) from exc
+    return datasets.Dataset.from_dict({k: [r[k] for r in records] for k in ("instruction", "input", "output")})
+
+
 def load_source(source: DataSource, *, kind: str, lang: str, base_dir: Path, cache_dir: Path, where: str):
     """One source as an Arrow-backed ``datasets.Dataset`` with the columns ``instruction, input, output`` (for
     instructions) or ``src, tgt`` (for pairs)."""
     import datasets
 
     try:
+        if source.generator is not None:
+            return _generated(source, kind=kind, lang=lang, where=where)
         if source.path is not None:
             path = resolve_data_path(source.path, base_dir)
             if not path.is_file():

@@ -64,11 +64,27 @@ def tiny_llama_config(settings: dict[str, Any] | None, tokenizer) -> "Any":
     )
 
 
-def build_tiny_model(settings: dict[str, Any] | None = None, *, attn_implementation: str = "sdpa"):
-    """(model, tokenizer): a freshly initialised tiny Llama (seeded, so every rank builds the same weights)."""
+def load_tokenizer_file(path: Path):
+    """A tokenizer from a ``tokenizer.json`` file (the demo world's BPE) with LinguaTune's special tokens."""
+    from transformers import PreTrainedTokenizerFast
+
+    if not path.is_file():
+        raise ModelLoadError(f"the tokenizer file {path} does not exist")
+    try:
+        return PreTrainedTokenizerFast(tokenizer_file=str(path), bos_token="<s>", eos_token="</s>",
+                                       pad_token=PAD_TOKEN, unk_token="<unk>", model_max_length=4096,
+                                       clean_up_tokenization_spaces=False)
+    except Exception as exc:  # tokenizers raises bare Exception subclasses for a malformed file
+        raise ModelLoadError(f"the tokenizer file {path} could not be read: {_first_line(exc)}") from exc
+
+
+def build_tiny_model(settings: dict[str, Any] | None = None, *, attn_implementation: str = "sdpa",
+                     tokenizer=None):
+    """(model, tokenizer): a freshly initialised tiny Llama (seeded, so every rank builds the same weights), with
+    ``tokenizer`` or the byte-level one."""
     from transformers import LlamaForCausalLM
 
-    tokenizer = build_byte_tokenizer()
+    tokenizer = tokenizer if tokenizer is not None else build_byte_tokenizer()
     config = tiny_llama_config(settings, tokenizer)
     seed = int((settings or {}).get("seed", TINY_DEFAULTS["seed"]))
     with torch.random.fork_rng(devices=[]):
@@ -84,7 +100,12 @@ def load_model_and_tokenizer(spec: ModelSpec, *, base_dir: Path | None = None):
     FSDP2 shards the fp32 weights (the master copy) afterwards; bf16 compute comes from its mixed-precision policy.
     """
     if spec.tiny is not None:
-        return build_tiny_model(spec.tiny, attn_implementation=spec.attn_implementation)
+        tokenizer = None
+        if spec.tokenizer:  # a tokenizer.json file, resolved like data files (job directory, then resources)
+            from worker.resources import resolve_job_path
+
+            tokenizer = load_tokenizer_file(resolve_job_path(spec.tokenizer, base_dir))
+        return build_tiny_model(spec.tiny, attn_implementation=spec.attn_implementation, tokenizer=tokenizer)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     name = spec.name_or_path or ""

@@ -30,6 +30,9 @@ COLUMNS = ("code", "iso639_1", "iso639_3", "name", "script", "family", "pairs", 
 SIMILARITY_FEATURES = "syntax_knn+phonology_knn+inventory_knn"
 """The lang2vec (URIEL) feature sets whose concatenation is compared with English's by cosine."""
 
+SYNTHETIC_FAMILY = "Synthetic"
+"""The family column of the demo world's made-up languages (``resources/demo-world/languages.tsv``)."""
+
 _MAX_SUGGESTIONS = 3
 _SUGGESTION_CUTOFF = 0.6
 
@@ -69,17 +72,23 @@ def _normalise(text: str) -> str:
 class Catalogue:
     """An ordered, validated collection of languages with lookup by code or English name."""
 
-    def __init__(self, languages: Iterable[Language]):
+    def __init__(self, languages: Iterable[Language], extra: Iterable[Language] = ()):
+        """``extra`` languages (the synthetic demo world) can be named, resolved and searched, but are not listed:
+        ``len``, iteration and ``codes`` cover the real languages only."""
         by_code: dict[str, Language] = {}
-        for language in languages:
+        extra = tuple(extra)
+        for language in (*languages, *extra):
             if language.code in by_code:
                 raise CatalogueFormatError(
                     f"The language catalogue lists code {language.code!r} twice.", field=language.code
                 )
             by_code[language.code] = language
-        self._languages = tuple(sorted(by_code.values(), key=lambda lang: lang.code))
+        extra_codes = {language.code for language in extra}
+        self._languages = tuple(sorted((lang for lang in by_code.values() if lang.code not in extra_codes),
+                                       key=lambda lang: lang.code))
+        self._extra = tuple(sorted(extra, key=lambda lang: lang.code))
         self._by_code = by_code
-        self._index = self._build_index(self._languages)
+        self._index = self._build_index(self._languages + self._extra)
 
     @staticmethod
     def _build_index(languages: Sequence[Language]) -> dict[str, Language]:
@@ -144,7 +153,7 @@ class Catalogue:
         if not needle:
             return list(self._languages)
         found = []
-        for language in self._languages:
+        for language in self._languages + self._extra:
             haystack = (
                 language.code,
                 language.iso639_1 or "",
@@ -236,8 +245,16 @@ def read_catalogue(path: str | os.PathLike) -> Catalogue:
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
-    """The catalogue shipped with LinguaTune (``resources/languages.tsv``), read once per process."""
-    return read_catalogue(resource_path("languages.tsv"))
+    """The catalogue shipped with LinguaTune (``resources/languages.tsv``), read once per process, plus the
+    synthetic languages of the demo world (``resources/demo-world/languages.tsv``) as unlisted extras."""
+    real = read_catalogue(resource_path("languages.tsv"))
+    demo = read_catalogue(resource_path("demo-world", "languages.tsv"))
+    return Catalogue(real, extra=demo)
+
+
+def is_synthetic(language: Language) -> bool:
+    """True for a language of the synthetic demo world (never a real language's measurement)."""
+    return language.family.startswith(SYNTHETIC_FAMILY)
 
 
 # --- generating the similarity column (needs lang2vec, a development-only tool) -----------------------------------

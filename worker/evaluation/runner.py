@@ -25,8 +25,8 @@ from .generation import greedy_generate
 from .metrics import CometScorer, string_metrics
 from .prompts import qa_prompt, translation_prompt_function
 from .qa import score_qa
-from .settings import EvalSettings, resolve_eval_path
-from .sources import ParallelSet, QAItem, read_parallel_tsv, read_qa_jsonl
+from .settings import GENERATED_PREFIX, EvalSettings, resolve_eval_path
+from .sources import ParallelSet, QAItem, generated_parallel_set, read_parallel_tsv, read_qa_jsonl
 
 Emit = Callable[..., Any]
 
@@ -167,6 +167,9 @@ def _load_sets(settings: EvalSettings, job_dir: Any) -> tuple[dict[str, Parallel
                              "lang": lang, "metric": "translation"})
             continue
         try:
+            if path.startswith(GENERATED_PREFIX):
+                parallel[lang] = generated_parallel_set(lang, limit=settings.max_segments)
+                continue
             parallel[lang] = read_parallel_tsv(resolve_eval_path(path, job_dir), lang, limit=settings.max_segments)
         except EvalInputError as exc:
             warnings.append({"message": f"{exc} Translation metrics for {lang} are skipped.", "lang": lang,

@@ -58,12 +58,18 @@ class EvalSettings:
         )
 
 
+# A translation set made by a built-in generator ({"generator": "demo-world"}) travels as this prefix + its name.
+GENERATED_PREFIX = "generated:"
+
+
 def _path_of(entry: Any) -> str | None:
     if entry is None:
         return None
     if isinstance(entry, (str, Path)):
         return str(entry)
     if isinstance(entry, Mapping):
+        if entry.get("generator"):
+            return GENERATED_PREFIX + str(entry["generator"])
         path = entry.get("path")
         return str(path) if path else None
     raise EvalInputError(f"an eval set must be a path or {{'path': ...}}, got {entry!r}.")

@@ -36,6 +36,17 @@ class QAItem:
     answers: list[str]
 
 
+def generated_parallel_set(lang: str, *, limit: int | None = None) -> ParallelSet:
+    """The held-out test pairs of the demo world (synthetic) for ``lang``."""
+    from worker import demoworld
+
+    try:
+        rows = demoworld.pairs(lang, "test", limit)
+    except KeyError as exc:
+        raise EvalInputError(f"the demo world has no language {lang!r}.", source=demoworld.GENERATOR) from exc
+    return ParallelSet(lang, [en for en, _ in rows], [xx for _, xx in rows], path=f"{demoworld.GENERATOR}:test")
+
+
 def read_parallel_tsv(path: str | Path, lang: str, *, limit: int | None = None) -> ParallelSet:
     """Read a parallel TSV whose header is ``en<TAB><lang>``; raise ``EvalInputError`` on any malformed row."""
     path = Path(path)
