@@ -16,7 +16,8 @@ from studio.errors import LinguaTuneError
 from worker.contract import JobSpec, JobSpecError
 from worker.resources import load_preset
 
-PRESETS: dict[str, str] = {"demo": "demo.json", "demo-world": "demo-world.json", "llama-7b-8xa100": "llama-7b-8xa100.json"}
+PRESETS: dict[str, str] = {"demo": "demo.json", "demo-world": "demo-world.json",
+                           "llama-7b-8xa100": "llama-7b-8xa100.json"}
 DEFAULT_PRESET = "demo"
 
 

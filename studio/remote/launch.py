@@ -21,12 +21,12 @@ from studio.remote.errors import RemoteError
 from studio.remote.hosts import HostProfile
 from studio.remote.jobspec import build_job_spec  # noqa: F401  (re-exported: launch callers build specs here)
 from worker.contract import EXIT_CODE_FILE, JOB_FILE, LOGS_DIR, PID_FILE
+from worker.contract.jobdir import CANCEL_FILE, SLURM_ID_FILE  # noqa: F401  (the launchers name them)
+from worker.contract.jobdir import LAUNCHER_LOG as _LAUNCHER_LOG_NAME
 
 LAUNCH_SCRIPT = "launch.sh"
 SLURM_SCRIPT = "job.sbatch"
-SLURM_ID_FILE = "slurm_job_id"
-CANCEL_FILE = "cancel_requested"
-LAUNCHER_LOG = f"{LOGS_DIR}/launcher.log"
+LAUNCHER_LOG = f"{LOGS_DIR}/{_LAUNCHER_LOG_NAME}"
 RDZV_PORT = 29500
 
 
@@ -61,6 +61,10 @@ class LaunchRequest:
     plan: dict[str, Any] | None = None
     nproc_per_node: int | None = None
     worker_argv: Sequence[str] | None = None
+    # A host-side queue for direct launchers: jobs launched with the same (group, slots) run at most ``slots`` at
+    # a time on the host, each waiting for a free slot lock (flock) in its own wrapper, so the queue keeps going
+    # when the studio disconnects. SLURM queues jobs itself and ignores this.
+    queue: tuple[str, int] | None = None
 
 
 @dataclass
@@ -91,8 +95,11 @@ class LaunchedJob:
 
 
 def worker_command(profile: HostProfile, job_dir: str, nproc_per_node: int | None = None) -> list[str]:
-    """The worker under torchrun, as an argv (single node, standalone rendezvous). Swap this to change workers."""
+    """The worker under torchrun, as an argv (single node, standalone rendezvous); one process on a host without
+    GPUs runs the worker directly (the same code path at world size 1, without torchrun's start-up)."""
     nproc = nproc_per_node or max(1, profile.gpus_per_node)
+    if nproc == 1 and profile.gpus_per_node == 0:
+        return [profile.remote_python, "-m", "worker.cli", "run", job_dir]
     return [
         profile.remote_python, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
         "--nproc-per-node", str(nproc), "-m", "worker.cli", "run", job_dir,
@@ -118,8 +125,29 @@ def _custom_command(argv: Sequence[str], job_dir: str) -> list[str]:
     return [str(a).replace("{job_dir}", job_dir) for a in argv]
 
 
-def direct_script(job_dir: str, command: str) -> str:
-    """The detached wrapper: records its pid (= process group), runs the worker, then always writes exit_code.
+QUEUE_DIR = ".queue"  # under the work root: one lock file per slot of a host-side queue
+
+
+def queue_wait(slot_prefix: str, slots: int, cpu_only: bool = False) -> str:
+    """Shell text that blocks until one of ``slots`` lock files ``slot_prefix.N`` is free and holds it on fd 9
+    (inherited by the worker, released when the job's processes end, whatever way they end).
+
+    On a host without GPUs the queued jobs share its cores: each gets cores/slots threads (OMP_NUM_THREADS, unless
+    set), because torch would otherwise start one thread per core in every job and oversubscription makes
+    ``slots`` concurrent CPU jobs several times slower than running them one after another."""
+    q = shlex.quote(slot_prefix)
+    threads = (f"t=$(( $(nproc) / {int(slots)} )); [ $t -ge 1 ] || t=1; "
+               "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$t}\n") if cpu_only else ""
+    return threads + (
+        f"mkdir -p \"$(dirname {q})\"\n"
+        f"while :; do i=1; while [ $i -le {int(slots)} ]; do exec 9>{q}.$i; "
+        "if flock -n 9; then break 2; fi; exec 9>&-; i=$((i+1)); done; sleep 1; done\n"
+    )
+
+
+def direct_script(job_dir: str, command: str, queue: str = "") -> str:
+    """The detached wrapper: records its pid (= process group), waits for a queue slot when ``queue`` (shell text
+    from ``queue_wait``) is given, runs the worker, then always writes exit_code.
 
     A TERM/INT/HUP trap keeps the wrapper alive until the worker has exited, so a cancel still records how it
     ended; a SIGKILL of the whole group leaves no exit_code, which the follower reports as lost.
@@ -131,6 +159,7 @@ def direct_script(job_dir: str, command: str) -> str:
         f"cd {q} || exit 97\n"
         f"echo $$ > {PID_FILE}.tmp && mv {PID_FILE}.tmp {PID_FILE}\n"
         "trap 'echo \"signal received, waiting for the worker\" >&2' TERM INT HUP\n"
+        f"{queue}"
         f"{command}\n"
         "rc=$?\n"
         f"echo $rc > {EXIT_CODE_FILE}.tmp && mv {EXIT_CODE_FILE}.tmp {EXIT_CODE_FILE}\n"
@@ -157,7 +186,11 @@ def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = Non
         else worker_command(profile, job_dir, request.nproc_per_node)
     )
     command = shlex.join(argv)
-    script = direct_script(job_dir, command)
+    queue = ""
+    if request.queue is not None:
+        group, slots = request.queue
+        queue = queue_wait(f"{work_root.rstrip('/')}/{QUEUE_DIR}/{group}", slots, profile.gpus_per_node == 0)
+    script = direct_script(job_dir, command, queue)
     start = (
         f"cd {q_dir} && {{ setsid nohup sh {LAUNCH_SCRIPT} > {LAUNCHER_LOG} 2>&1 < /dev/null & }} && echo started"
     )
