@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (job_id, seq)
 );
 CREATE INDEX IF NOT EXISTS events_job_kind ON events (job_id, kind, seq);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    json TEXT NOT NULL
+);
 """
 
 
@@ -174,6 +181,32 @@ class JobRegistry:
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
         return [Event.from_dict(json.loads(r[0])) for r in rows]
+
+    # sweeps (pilot sweeps and plan comparisons: groups of jobs with their design) ----------------------------
+    def save_sweep(self, sweep_id: str, kind: str, document: dict[str, Any]) -> None:
+        """Insert or replace a sweep's document (its design and its members' job ids)."""
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO sweeps (id, kind, created_at, updated_at, json) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
+                (sweep_id, kind, now, now, json.dumps(document, ensure_ascii=False)),
+            )
+
+    def sweep(self, sweep_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(kind, document) of a sweep, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT kind, json FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def sweeps(self, kind: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, kind, document) of every sweep, newest first."""
+        sql, args = "SELECT id, kind, json FROM sweeps", []
+        if kind:
+            sql, args = sql + " WHERE kind = ?", [kind]
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_at DESC", args).fetchall()
+        return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
     def event_count(self, job_id: str) -> int:
         with self._lock:

@@ -73,26 +73,56 @@ def corpus_chrf_plus_plus(hypotheses: Sequence[str], references: Sequence[str]) 
     return CHRF(word_order=2).corpus_score(list(hypotheses), [list(references)]).score
 
 
+BOOTSTRAP_RESAMPLES = 200
+
+
+def segment_bootstrap_se(metric: Any, hypotheses: Sequence[str], references: Sequence[str], *,
+                         resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> float | None:
+    """Standard error of a corpus-level sacrebleu metric over its test segments: the sentence statistics are
+    resampled with replacement and the corpus score recomputed (as sacrebleu's paired bootstrap does). It is the
+    sampling noise of one eval point, which the planner's fits and comparisons use. None if it cannot be computed."""
+    import numpy as np
+
+    n = len(hypotheses)
+    if n < 2:
+        return None
+    try:
+        stats = np.asarray(metric._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype=float)
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, n, size=(resamples, n))
+        scores = [metric._compute_score_from_stats(list(stats[idx].sum(axis=0))).score for idx in picks]
+    except Exception:  # noqa: BLE001 - a sacrebleu without these internals: the score stands without its error
+        return None
+    return float(np.std(scores, ddof=1))
+
+
 def string_metrics(
     hypotheses: Sequence[str], references: Sequence[str], target_lang: str, metrics: Sequence[str]
 ) -> tuple[list[MetricScore], list[str]]:
     """spBLEU (or its BLEU fallback) and chrF++ for one corpus; returns scores and warnings."""
+    from sacrebleu.metrics import BLEU, CHRF
+
     scores: list[MetricScore] = []
     warnings: list[str] = []
-    n = len(hypotheses)
     if "spbleu" in metrics:
         tokenize = available_spbleu_tokenizer()
         if tokenize:
-            scores.append(MetricScore("spbleu", corpus_bleu(hypotheses, references, tokenize), n,
-                                      {"tokenize": tokenize}))
+            scores.append(_scored("spbleu", BLEU(tokenize=tokenize), hypotheses, references, {"tokenize": tokenize}))
         else:
             warnings.append(spbleu_unavailable_reason())
             tokenize = fallback_bleu_tokenizer(target_lang)
-            scores.append(MetricScore("bleu", corpus_bleu(hypotheses, references, tokenize), n,
-                                      {"tokenize": tokenize}))
+            scores.append(_scored("bleu", BLEU(tokenize=tokenize), hypotheses, references, {"tokenize": tokenize}))
     if "chrf" in metrics:
-        scores.append(MetricScore("chrf", corpus_chrf_plus_plus(hypotheses, references), n, {"word_order": 2}))
+        scores.append(_scored("chrf", CHRF(word_order=2), hypotheses, references, {"word_order": 2}))
     return scores, warnings
+
+
+def _scored(name: str, metric: Any, hypotheses: Sequence[str], references: Sequence[str], extra: dict) -> MetricScore:
+    value = metric.corpus_score(list(hypotheses), [list(references)]).score
+    se = segment_bootstrap_se(metric, hypotheses, references)
+    if se is not None:
+        extra = {**extra, "se": round(se, 4)}
+    return MetricScore(name, value, len(hypotheses), extra)
 
 
 class CometScorer:
