@@ -37,17 +37,57 @@ INSTRUCTIONS = 60  # instruction records per language (fixed across pilots, as i
 LANGUAGES = ("demo_lex", "demo_sov", "demo_kana")
 NAMES = {"demo_lex": "Demo Lexical", "demo_sov": "Demo Inflecting", "demo_kana": "Demo Syllabic"}
 
-ANIMATE = ("cat", "dog", "bird", "horse", "child", "farmer", "teacher", "doctor", "king", "girl", "boy", "friend",
-           "baker", "sailor", "wolf", "fox")
+# The lexicon: content words in order of frequency. Sentences draw them with Zipf weights (rank r has weight 1/r),
+# as words are drawn in natural text, so a larger training set keeps meeting words a smaller one never saw, with
+# diminishing returns: the mechanism behind data scaling laws, not a curve put in by hand.
+ANIMATE = ("cat", "dog", "child", "friend", "farmer", "teacher", "bird", "horse", "doctor", "king", "girl", "boy",
+           "baker", "sailor", "wolf", "fox", "queen", "soldier", "student", "mother", "father", "brother", "sister",
+           "cook", "driver", "singer", "painter", "hunter", "fisher", "miller", "judge", "guard", "monk", "priest",
+           "nurse", "pilot", "tailor", "weaver", "shepherd", "merchant", "prince", "princess", "rabbit",
+           "mouse", "goat", "sheep", "cow", "bear", "lion", "tiger", "eagle", "owl", "duck", "frog", "snake",
+           "donkey", "camel", "monkey", "deer", "pig")
 THINGS = ("apple", "book", "river", "house", "tree", "stone", "letter", "boat", "bread", "song", "door", "field",
-          "cup", "hat", "road", "star")
-VERBS = ("see", "like", "find", "take", "make", "want", "carry", "paint", "follow", "hear", "open", "sell")
-ADJECTIVES = ("big", "small", "red", "old", "young", "happy", "quiet", "green", "warm", "dark")
-PREPOSITIONS = ("near", "in", "with", "under", "behind")
+          "cup", "hat", "road", "star", "table", "chair", "window", "garden", "bridge", "wall", "basket", "coat",
+          "shoe", "ring", "key", "lamp", "bell", "drum", "flag", "map", "box", "bag", "knife", "spoon", "plate",
+          "bowl", "bottle", "candle", "mirror", "clock", "picture", "blanket", "pillow", "rope", "ladder", "wheel",
+          "cart", "ship", "tower", "castle", "church", "market", "shop", "school", "village", "city", "forest",
+          "hill", "mountain", "lake", "island", "cave", "flower", "leaf", "seed", "nut", "egg", "cake", "cheese",
+          "soup", "fish", "honey", "milk", "coin", "gift", "shell", "feather", "sword", "shield", "crown", "fence",
+          "gate", "pot", "pan", "oven", "stove", "bench", "bed", "roof", "floor", "step", "path", "well",
+          "barn", "tent", "kite", "ball", "doll", "pen", "paper", "page", "story", "poem", "dream", "cloud",
+          "moon", "sun", "wind", "storm", "fire", "snow", "rain", "horn", "pipe", "net", "rock")
+VERBS = ("see", "like", "find", "take", "make", "want", "carry", "paint", "follow", "hear", "open", "sell",
+         "buy", "bring", "hold", "keep", "draw", "build", "clean", "cook", "help", "meet", "call", "visit", "watch",
+         "leave", "move", "pull", "push", "lift", "drop", "break", "fix", "hide", "show", "give", "send", "read",
+         "write", "count", "guard", "love", "fear", "miss", "greet", "thank", "answer", "remember", "forget",
+         "choose")
+ADJECTIVES = ("big", "small", "red", "old", "young", "happy", "quiet", "green", "warm", "dark", "bright", "cold",
+              "new", "tall", "short", "long", "heavy", "light", "soft", "hard", "clean", "dirty", "rich", "poor",
+              "brave", "kind", "proud", "shy", "wise", "clever", "lazy", "busy", "strong", "weak", "sweet", "bitter",
+              "round", "sharp", "empty", "full")
+PREPOSITIONS = ("near", "in", "with", "under", "behind", "on", "beside", "above")
 # Words of the instruction data (the tasks' own vocabulary).
 TASK_WORDS = ("repeat", "name", "sentence", "subject", "object", "this")
-_PLURAL = {"child": "children", "wolf": "wolves", "fox": "foxes"}
-_THIRD = {"carry": "carries"}
+_PLURAL = {"child": "children", "wolf": "wolves", "fox": "foxes", "mouse": "mice", "sheep": "sheep",
+           "deer": "deer", "fish": "fish", "knife": "knives", "leaf": "leaves", "box": "boxes",
+           "princess": "princesses", "church": "churches", "city": "cities", "story": "stories",
+           "bench": "benches", "brush": "brushes", "glass": "glasses"}
+_THIRD = {"carry": "carries", "fix": "fixes", "watch": "watches", "push": "pushes", "miss": "misses"}
+ZIPF_EXPONENT = 1.0
+
+
+def _zipf(rng: random.Random, words: tuple[str, ...]) -> str:
+    """A word drawn with weight 1/rank**ZIPF_EXPONENT (the first word of the tuple is the most frequent)."""
+    return rng.choices(words, cum_weights=_cumulative(len(words)))[0]
+
+
+@lru_cache(maxsize=None)
+def _cumulative(n: int) -> list[float]:
+    total, out = 0.0, []
+    for rank in range(1, n + 1):
+        total += rank ** -ZIPF_EXPONENT
+        out.append(total)
+    return out
 
 
 @dataclass(frozen=True)
@@ -182,20 +222,20 @@ def render_phrase(phrase: Phrase, lang: str) -> str:
 # Sentences and splits
 # ---------------------------------------------------------------------------------------------------------------
 def _phrase(rng: random.Random, nouns: tuple[str, ...], *, allow_plural: bool) -> Phrase:
-    return Phrase(definite=rng.random() < 0.6, adjective=rng.choice(ADJECTIVES) if rng.random() < 0.5 else None,
-                  noun=rng.choice(nouns), plural=allow_plural and rng.random() < 0.3)
+    return Phrase(definite=rng.random() < 0.6, adjective=_zipf(rng, ADJECTIVES) if rng.random() < 0.5 else None,
+                  noun=_zipf(rng, nouns), plural=allow_plural and rng.random() < 0.3)
 
 
 def _clauses(stream: str) -> Iterator[Clause]:
     rng = random.Random(f"{WORLD_SEED}:{stream}")
     while True:
         subject = _phrase(rng, ANIMATE, allow_plural=True)
-        obj = _phrase(rng, ANIMATE + THINGS, allow_plural=True)
+        obj = _phrase(rng, THINGS if rng.random() < 0.7 else ANIMATE, allow_plural=True)
         if rng.random() < 0.35:
-            yield Clause(subject, rng.choice(VERBS), obj, rng.choice(PREPOSITIONS),
+            yield Clause(subject, _zipf(rng, VERBS), obj, _zipf(rng, PREPOSITIONS),
                          _phrase(rng, THINGS, allow_plural=False))
         else:
-            yield Clause(subject, rng.choice(VERBS), obj)
+            yield Clause(subject, _zipf(rng, VERBS), obj)
 
 
 def _is_test(sentence: str) -> bool:
