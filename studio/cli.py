@@ -16,7 +16,7 @@ EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from studio.commands import demo, planning, remote, studio as studio_cmd
+    from studio.commands import calibrate, demo, planning, remote, studio as studio_cmd
 
     parser = argparse.ArgumentParser(
         prog="linguatune",
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"linguatune {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (planning, remote, demo, studio_cmd):
+    for module in (planning, calibrate, remote, demo, studio_cmd):
         module.register(sub)
     return parser
 

@@ -1,31 +1,150 @@
-"""`linguatune demo`: the whole loop on this machine, no GPU and no SSH needed.
+"""`linguatune demo`: the measured loop on this machine, no GPU and no SSH needed.
 
-Plans the paper's six languages with the uncalibrated prior, turns the plan into the demo job (a tiny Llama
-model on the shipped sample data, its allocation scaled to that sample), launches it with the local launcher
-(torchrun, FSDP2 over gloo on CPU ranks), and follows it live in the terminal: loss, COMET / chrF / spBLEU per
-language, alignment. The job stays in the registry: `linguatune jobs`, `linguatune follow JOB`, or the studio.
+The default runs the loop in the demo world (``worker/demoworld.py``: three SYNTHETIC languages a tiny model can
+learn on two CPU cores): a pilot sweep (language x size, CoIT jobs through the local launcher's host-side queue)
+-> laws fitted to the measured chrF (R², RMSE) -> the optimal plan for the budget against the uniform split ->
+both trained as MuIT jobs under the same seed -> measured against predicted, with the noise of each number.
+``--report FILE`` writes all of it as JSON.
+
+``--pipeline`` runs the pipeline demo instead: the paper's six languages planned with the uncalibrated prior, a
+tiny Llama model on the shipped sample data under torchrun (FSDP2 over gloo on CPU ranks), followed live: loss,
+COMET (a pipeline-check model) / chrF / BLEU per direction, alignment. It checks the pipeline, not the method.
+Every job stays in the registry: `linguatune jobs`, `linguatune follow JOB`, or the studio.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from pathlib import Path
 
 from studio.commands.planning import render_plan
+from studio.errors import LinguaTuneError
+from studio.session.calibrate import DEMO_SIZES
+
+
+LOOP_LANGUAGES = "demo_lex,demo_sov,demo_kana"
+PIPELINE_LANGUAGES = "ar,el,hi,tr,vi,zh"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="plan, launch and follow the local demo job (tiny model, CPU, a few minutes)")
-    p.add_argument("--languages", default="ar,el,hi,tr,vi,zh", help="demo languages (subset of the paper six)")
-    p.add_argument("--budget", default="600k", help="the plan's budget of parallel pairs (default 600k)")
-    p.add_argument("--nproc", type=int, default=2, help="training processes (CPU ranks or GPUs; default 2)")
+    p = sub.add_parser("demo", help="the measured loop in the synthetic demo world: pilots -> laws -> plan -> "
+                       "optimised vs uniform, trained and measured (CPU, a few minutes)")
+    p.add_argument("--pipeline", action="store_true",
+                   help="run the pipeline demo instead (paper languages, FSDP2 on CPU ranks, pipeline-check COMET)")
+    p.add_argument("--languages", help=f"loop: {LOOP_LANGUAGES}; --pipeline: a subset of {PIPELINE_LANGUAGES}")
+    p.add_argument("--sizes", default=",".join(str(s) for s in DEMO_SIZES), help="loop: pilot sizes in pairs")
+    p.add_argument("--budget", help="the plan's budget of pairs (loop default 4800; --pipeline default 600k)")
+    p.add_argument("--concurrency", type=int, default=2, help="loop: jobs running at once (default 2)")
+    p.add_argument("--report", metavar="FILE", help="loop: write pilots, laws, plan and measured results as JSON")
+    p.add_argument("--nproc", type=int, default=2, help="--pipeline: training processes (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a job field, e.g. --set train.max_steps=20")
-    p.add_argument("--no-follow", action="store_true", help="launch and return; follow later")
+    p.add_argument("--no-follow", action="store_true", help="--pipeline: launch and return; follow later")
     p.set_defaults(func=run_demo)
 
 
 def run_demo(args) -> int:
+    if args.pipeline:
+        return run_pipeline_demo(args)
+    return run_loop_demo(args)
+
+
+def run_loop_demo(args) -> int:
+    """Pilots -> laws -> plan -> optimised vs uniform trained and measured, printed as it goes."""
+    from studio.commands.calibrate import SweepPrinter, table, train_comparison, write_laws, synthetic_note
+    from studio.paths import data_dir
+    from studio.planning.plan import make_plan, save_plan, write_text_atomic
+    from studio.remote.connection import open_session
+    from studio.remote.registry import JobRegistry
+    from studio.session import calibrate
+    from studio.session.launch import parse_overrides, resolve_profile
+
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    languages = [c.strip() for c in (args.languages or LOOP_LANGUAGES).split(",") if c.strip()]
+    sizes = calibrate.parse_sizes(args.sizes)
+    budget = args.budget or "4800"
+    overrides = parse_overrides(args.overrides)
+    profile = resolve_profile(None)
+    out_dir = data_dir() / "plans"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    print("LinguaTune demo: the measured loop in the demo world.")
+    print(synthetic_note(languages))
+    with JobRegistry() as registry:
+        # 1. pilots
+        print(f"\n1. Pilot sweep: {', '.join(languages)} x {', '.join(map(str, sizes))} pairs "
+              f"(CoIT, nested subsets), {args.concurrency} at a time on this machine.")
+        with open_session(profile) as session:
+            sweep = calibrate.start_sweep(calibrate.design_sweep(languages, sizes), profile, session, registry,
+                                          preset=calibrate.PILOT_PRESET, concurrency=args.concurrency,
+                                          overrides=overrides)
+        labels = {p.job_id: f"{p.language} {p.pairs:>5}" for p in sweep.pilots}
+        final = calibrate.follow_jobs(sweep.job_ids, registry, lambda: open_session(profile),
+                                      SweepPrinter(labels, "chrf"))
+        timings["pilots"] = time.monotonic() - started
+        if any(state != "finished" for state in final.values()):
+            bad = ", ".join(f"{j} {s}" for j, s in final.items() if s != "finished")
+            print(f"Some pilots did not finish ({bad}); see `linguatune follow JOB`.", file=sys.stderr)
+            return 1
+        # 2. laws
+        mark = time.monotonic()
+        points, _skipped = calibrate.sweep_measurements(registry, [sweep.id], "chrf")
+        print(f"\n2. Laws fitted to the {len(points)} measured pilots (chrF, English -> target):")
+        print(table(["language", "pairs", "chrF", "s.e."],
+                    [[p.language, str(p.pairs), f"{p.value:.1f}", f"{p.se:.1f}" if p.se is not None else "-"]
+                     for p in sorted(points, key=lambda p: (p.language, p.pairs))]))
+        results = calibrate.fit_points(points)
+        print(table(["language", "law", "R2", "RMSE"],
+                    [[c, ", ".join(f"{k}={v:.3g}" for k, v in r.law.params().items()), f"{r.r2:.3f}",
+                      f"{r.rmse:.2f}"] for c, r in results.items()]))
+        laws_path = write_laws(results, out_dir / f"demo-laws-{stamp}.json", [sweep.id], "chrf")
+        # 3. plan
+        # Every language keeps at least the smallest pilot's pairs: below it the laws would be extrapolations.
+        plan = make_plan(languages, budget, laws={c: r.law for c, r in results.items()}, floors=min(sizes),
+                         law_source=f"fitted to pilot sweep {sweep.id} (chrF)")
+        plan_path = save_plan(plan, out_dir / f"demo-plan-{stamp}.json")
+        print(f"\n3. The optimal plan of {plan.budget} pairs under those laws, at least {min(sizes)} per language "
+              f"(the smallest pilot; saved to {plan_path}):")
+        print(render_plan(plan))
+        try:
+            spread, suggestions = calibrate.suggest_pilots(points, plan.budget, sizes=sizes, replicates=20)
+            if suggestions:
+                print("   " + suggestions[0].sentence())
+        except LinguaTuneError as exc:
+            print(f"   (no suggestion: {exc})")
+        timings["fit_and_plan"] = time.monotonic() - mark
+        # 4. both trained
+        mark = time.monotonic()
+        print("\n4. Both allocations trained (MuIT, same preset and seed) and measured:")
+        comparison = train_comparison(plan, registry, preset=calibrate.PILOT_PRESET, metric="chrf",
+                                      overrides=args.overrides, concurrency=args.concurrency)
+        timings["compare"] = time.monotonic() - mark
+    timings["total"] = time.monotonic() - started
+    print("\nTime by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    if args.report:
+        report = {
+            "synthetic": True,
+            "note": synthetic_note(languages),
+            "sweep": sweep.id,
+            "pilots": [p.to_dict() for p in points],
+            "laws": str(laws_path),
+            "law_fits": {c: {"r2": r.r2, "rmse": r.rmse, **r.law.to_dict()} for c, r in results.items()},
+            "plan": str(plan_path),
+            "final": {arm.name: {"job_id": arm.job_id, "pairs": arm.pairs,
+                                 "predicted": arm.predicted, "measured": arm.measured, "se": arm.se}
+                      for arm in comparison.arms},
+            "comparison": comparison.to_dict(),
+            "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        }
+        write_text_atomic(Path(args.report), json.dumps(report, indent=1) + "\n")
+        print(f"Wrote the report to {args.report}.")
+    return 0 if all(arm.measured for arm in comparison.arms) else 1
+
+
+def run_pipeline_demo(args) -> int:
     from studio.planning.plan import make_plan, save_plan
     from studio.remote.connection import open_session
     from studio.remote.follow import Follower
@@ -34,8 +153,8 @@ def run_demo(args) -> int:
     from studio.remote.registry import JobRegistry
     from studio.paths import data_dir
 
-    languages = [code.strip() for code in args.languages.split(",") if code.strip()]
-    plan = make_plan(languages, args.budget)
+    languages = [code.strip() for code in (args.languages or PIPELINE_LANGUAGES).split(",") if code.strip()]
+    plan = make_plan(languages, args.budget or "600k")
     print(render_plan(plan))
     plans = data_dir() / "plans"
     plans.mkdir(parents=True, exist_ok=True)

@@ -20,12 +20,17 @@ def register(sub) -> None:
 
     fit = sub.add_parser(
         "fit", help="fit scaling laws to pilot measurements",
-        description="Fit a scaling law per language to POINTS (CSV with language,pairs,score or JSON) and write a "
-        "laws file for `linguatune plan --laws`.",
+        description="Fit a scaling law per language to POINTS (CSV with language,pairs,score or JSON), or to the "
+        "measured scores of finished pilots (--jobs SWEEP_OR_JOB_IDS), and write a laws file for "
+        "`linguatune plan --laws`.",
     )
-    fit.add_argument("points", metavar="POINTS")
+    fit.add_argument("points", metavar="POINTS", nargs="?", help="a measurements file (CSV or JSON)")
+    fit.add_argument("--jobs", metavar="IDS", help="fit to these finished pilot sweeps or jobs (comma-separated)")
+    fit.add_argument("--metric", default="chrf", choices=("chrf", "comet", "spbleu", "bleu"),
+                     help="with --jobs: the metric to fit (comet is put on the 0-100 scale)")
     fit.add_argument("-o", "--output", required=True, metavar="LAWS.json", help="laws file to write")
-    fit.add_argument("--form", choices=("power", "log"), default="power")
+    fit.add_argument("--form", choices=("power", "log", "auto"), default="power",
+                     help="law form (auto: per language the better-fitting of power and log)")
     fit.add_argument(
         "--pooled", action=argparse.BooleanOptionalAction, default=None,
         help="share the exponent across languages (default: only for languages with fewer than 3 points)",
@@ -88,8 +93,23 @@ def run_fit(args) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".json":
         raise FitError(f"The laws file must be .json, got {output.name}.", field="output")
+    if bool(args.points) == bool(args.jobs):
+        raise FitError("Give either a measurements file POINTS or --jobs SWEEP_OR_JOB_IDS.", field="points")
+    if args.jobs:
+        from studio.commands.calibrate import report_fit
+        from studio.remote.registry import JobRegistry
+
+        with JobRegistry() as registry:
+            return report_fit(registry, [i.strip() for i in args.jobs.split(",") if i.strip()], args.metric,
+                              args.form, str(output))
     points = load_measurements(args.points)
-    results = fit_laws(points, form=args.form, pooled=args.pooled, bootstrap=args.bootstrap, seed=args.seed)
+    if args.form == "auto":
+        from studio.session.calibrate import Point, fit_points
+
+        results = fit_points([Point(p.language, p.pairs, p.score, None, "score", args.points) for p in points],
+                             bootstrap=args.bootstrap, seed=args.seed)
+    else:
+        results = fit_laws(points, form=args.form, pooled=args.pooled, bootstrap=args.bootstrap, seed=args.seed)
     save_laws(results, output)
     rows = []
     for code, result in results.items():

@@ -219,7 +219,7 @@ def _build(entry: Path, key: str) -> DemoJob:
     )
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[var] = str(home / var.lower())
-    command = [sys.executable, "-m", "studio.cli", "demo", "--nproc", str(NPROC),
+    command = [sys.executable, "-m", "studio.cli", "demo", "--pipeline", "--nproc", str(NPROC),
                "--languages", ",".join(DEMO_LANGUAGES)]
     for dotted, value in OVERRIDES.items():
         command += ["--set", f"{dotted}={json.dumps(value)}"]

@@ -1,0 +1,114 @@
+"""The measured loop's pieces that need no training: sweep design, the host-side queue (real local launches), the
+law-form choice, suggestions and the comparison arithmetic."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+
+from studio.errors import LinguaTuneError
+from studio.planning.laws import LogLaw, PowerLaw
+from studio.remote.connection import open_session
+from studio.remote.hosts import HostProfile
+from studio.remote.registry import JobRegistry
+from studio.session import calibrate
+from tests.infra.fixtures import isolated_ssh_files, work_root  # noqa: F401 (shared fixtures)
+from tests.ui_monitor.demo_event_writer import writer_argv
+from worker.contract import read_events
+
+
+def test_sizes_and_design():
+    assert calibrate.parse_sizes("4k, 1k,16k,1k") == [1000, 4000, 16000]
+    assert calibrate.auto_sizes(3, 200, 3200) == [200, 800, 3200]
+    pilots = calibrate.design_sweep(["demo_lex", "demo_sov"], [800, 200])
+    assert [(p.language, p.pairs) for p in pilots] == [("demo_lex", 200), ("demo_sov", 200), ("demo_lex", 800),
+                                                      ("demo_sov", 800)]
+    with pytest.raises(LinguaTuneError, match="more pairs than exist"):
+        calibrate.design_sweep(["demo_lex"], [30_000], {"demo_lex": 20_000})
+    with pytest.raises(LinguaTuneError, match="Pilot size"):
+        calibrate.parse_sizes("1k,-5")
+
+
+def test_pilot_request_is_a_nested_coit_job_of_the_preset():
+    profile = HostProfile(name="here", launcher="local", work_root="/tmp/x", python=sys.executable, gpus_per_node=0)
+    request = calibrate.job_request(profile, {"demo_sov": 800}, name="pilot")
+    spec = request.job_spec
+    assert spec["mode"] == "coit" and spec["languages"] == ["demo_sov"] and spec["allocation"] == {"demo_sov": 800}
+    assert spec["train"]["subset"] == "prefix"
+    assert set(spec["data"]["pairs"]) == {"demo_sov"} and set(spec["eval"]["translation"]) == {"demo_sov"}
+    assert request.nproc_per_node == 1  # one process, no torchrun, on a host without GPUs
+
+
+@pytest.fixture
+def here(work_root):  # noqa: F811
+    return HostProfile(name="here", launcher="local", work_root=str(work_root), python=sys.executable,
+                       gpus_per_node=0)
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_the_host_side_queue_runs_at_most_n_jobs_at_once(here, work_root, slots):  # noqa: F811
+    from studio.remote.launch import LaunchRequest
+
+    requests = [LaunchRequest(here, {}, name=f"q{i}", worker_argv=writer_argv(40, 0.03), queue=("qtest", slots))
+                for i in range(3)]
+    with JobRegistry() as registry, open_session(here) as session:
+        ids = calibrate.launch_jobs(requests, session, registry)
+        final = calibrate.follow_jobs(ids, registry, lambda: open_session(here), poll_s=0.05)
+    assert final == {job_id: "finished" for job_id in ids}
+    spans = []
+    for job_id in ids:
+        events = read_events(work_root / job_id / "events.jsonl")
+        spans.append((events[0].time, events[-1].time))
+    overlaps = [sum(1 for a, b in spans if a <= t < b) for t, _ in spans]
+    assert max(overlaps) <= slots
+    if slots == 2:
+        assert max(overlaps) == 2  # the second slot was used
+
+
+def _points(code, values, pairs=(200, 800, 3200), se=0.5):
+    return [calibrate.Point(code, n, v, se, "chrf", f"job{n}") for n, v in zip(pairs, values)]
+
+
+def test_auto_form_fits_a_steep_early_regime_with_the_log_form():
+    steep = _points("demo_lex", [7.5, 26.0, 63.0])       # rising faster than log(pairs)
+    bending = _points("demo_sov", [20.0, 35.0, 45.0])    # diminishing returns
+    results = calibrate.fit_points(steep + bending, bootstrap=0)
+    assert isinstance(results["demo_lex"].law, LogLaw)
+    assert results["demo_lex"].rmse < 1.0
+    assert results["demo_sov"].rmse < 1.0
+    forced = calibrate.fit_points(steep, form="power", bootstrap=0)
+    assert isinstance(forced["demo_lex"].law, PowerLaw) and forced["demo_lex"].rmse > results["demo_lex"].rmse
+
+
+def test_suggestions_rank_pilots_by_how_much_they_narrow_the_allocation():
+    points = _points("demo_lex", [30.0, 45.0, 52.0], se=2.0) + _points("demo_sov", [10.0, 25.0, 40.0], se=0.2)
+    spread, suggestions = calibrate.suggest_pilots(points, 4800, caps={"demo_lex": 20000, "demo_sov": 20000},
+                                                   replicates=30)
+    assert set(spread.half_width) == {"demo_lex", "demo_sov"} and spread.replicates == 30
+    assert abs(sum(spread.middle.values()) - 4800) <= 2
+    assert suggestions and all(s.pairs not in (200, 800, 3200) or s.language for s in suggestions)
+    best = suggestions[0]
+    assert best.narrowing == max(s.narrowing for s in suggestions)
+    assert "next:" in best.sentence() and best.language in best.sentence()
+    with pytest.raises(LinguaTuneError, match="3 or more sizes"):
+        calibrate.suggest_pilots(points[:2] + points[3:], 4800)
+
+
+def test_comparison_totals_difference_and_verdict():
+    opt = calibrate.Arm("optimised", {"a": 3000, "b": 1800}, {"a": 60.0, "b": 40.0}, "j1",
+                        {"a": 58.0, "b": 41.0}, {"a": 1.0, "b": 1.0})
+    uni = calibrate.Arm("uniform", {"a": 2400, "b": 2400}, {"a": 55.0, "b": 42.0}, "j2",
+                        {"a": 54.0, "b": 44.0}, {"a": 1.0, "b": 1.0})
+    comparison = calibrate.Comparison("chrf", [opt, uni])
+    diff = comparison.difference()
+    assert diff["predicted"] == pytest.approx(3.0) and diff["measured"] == pytest.approx(1.0)
+    assert diff["se"] == pytest.approx(2.0)
+    assert "within the noise" in calibrate.verdict(comparison)
+    opt.measured["a"] = 62.0
+    assert "optimised plan measured better" in calibrate.verdict(comparison)
+    rows = comparison.table()
+    assert rows[-1][0] == "total" and rows[0][3] == "62.0 ± 1.0"
+    assert comparison.to_dict()["difference"]["measured"] == pytest.approx(5.0)
+    assert math.isclose(comparison.totals()["uniform"]["se"], math.sqrt(2))
