@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -191,27 +191,24 @@ def load_sweep(registry, sweep_id: str) -> Sweep:
 
 
 # ---------------------------------------------------------------------------------------------------------- follow
-def follow_jobs(job_ids: Sequence[str], registry, connect: Callable[[], Any],
-                on_update: Callable[[str, Any], None] | None = None, **follower_options) -> dict[str, str]:
-    """Follow several jobs at once (one follower thread each); ``on_update(job_id, update)`` runs on the calling
-    thread for every update. Returns each job's final state."""
+def iter_follow(job_ids: Sequence[str], registry, connect: Callable[[], Any],
+                **follower_options) -> Iterator[tuple[str, Any]]:
+    """Follow several jobs at once (one follower thread each) and yield ``(job_id, update)`` on the calling thread
+    as updates arrive; a follower that fails yields ``(job_id, exception)``. Ends when every job has ended."""
     from studio.remote.follow import Follower
 
     updates: queue.Queue = queue.Queue()
-    final: dict[str, str] = {}
-    pending = []
-    for job_id in job_ids:
-        record = registry.get(job_id)
-        if record.is_final:
-            final[job_id] = record.state
-        else:
-            pending.append(record)
+    pending = [record for record in (registry.get(job_id) for job_id in job_ids) if not record.is_final]
+    stop = threading.Event()
 
     def run(record) -> None:
         try:
-            for update in Follower(record, connect, registry=registry, **follower_options):
+            follower = Follower(record, connect, registry=registry, **follower_options)
+            for update in follower:
                 updates.put((record.id, update))
-        except Exception as exc:  # noqa: BLE001 - reported as the job's end, never lost in a thread
+                if stop.is_set():
+                    follower.stop()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, never lost in a thread
             updates.put((record.id, exc))
         finally:
             updates.put((record.id, None))
@@ -220,21 +217,31 @@ def follow_jobs(job_ids: Sequence[str], registry, connect: Callable[[], Any],
     for thread in threads:
         thread.start()
     open_count = len(threads)
-    while open_count:
-        job_id, update = updates.get()
-        if update is None:
-            open_count -= 1
-            final.setdefault(job_id, registry.get(job_id).state)
-            continue
+    try:
+        while open_count:
+            job_id, update = updates.get()
+            if update is None:
+                open_count -= 1
+                continue
+            yield job_id, update
+    finally:
+        stop.set()
+
+
+def follow_jobs(job_ids: Sequence[str], registry, connect: Callable[[], Any],
+                on_update: Callable[[str, Any], None] | None = None, **follower_options) -> dict[str, str]:
+    """Follow several jobs to their end, calling ``on_update(job_id, update)`` for each update; returns each job's
+    final state (``lost`` for a job whose follower failed)."""
+    final: dict[str, str] = {}
+    for job_id, update in iter_follow(job_ids, registry, connect, **follower_options):
         if isinstance(update, Exception):
             final[job_id] = "lost"
-            if on_update:
-                on_update(job_id, update)
-            continue
-        if update.kind == "ended":
+        elif update.kind == "ended":
             final[job_id] = update.state
         if on_update:
             on_update(job_id, update)
+    for job_id in job_ids:
+        final.setdefault(job_id, registry.get(job_id).state)
     return final
 
 
@@ -435,6 +442,61 @@ def suggest_pilots(points: Sequence[Point], budget: int, *, caps: Mapping[str, i
                                           after.total))
     suggestions.sort(key=lambda s: (-s.narrowing, s.pairs))
     return now, suggestions
+
+
+# ---------------------------------------------------------------------------------------------- live calibration
+@dataclass
+class Progress:
+    """Where a sweep stands: its measured points, the laws fitted to them (None while too few), a sentence on the
+    state, and the next pilot worth running once every language has 3 sizes and a budget is known."""
+
+    sweep_id: str
+    finished: int
+    ended: int
+    total: int
+    points: list[Point]
+    results: dict[str, FitResult] | None
+    note: str
+    suggestion: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.ended >= self.total
+
+
+def _progress(sweep: Sweep, registry, *, budget: int | None, form: str, bootstrap: int, final: bool) -> Progress:
+    states = {job_id: registry.get(job_id).state for job_id in sweep.job_ids}
+    finished = sum(1 for s in states.values() if s == "finished")
+    ended = sum(1 for s in states.values() if s in ("finished", "failed", "cancelled", "lost"))
+    points, skipped = sweep_measurements(registry, [sweep.id], sweep.metric)
+    results, suggestion = None, None
+    note = f"{finished} of {len(states)} pilots measured"
+    if ended - finished:
+        note += f", {ended - finished} ended without a score"
+    try:
+        results = fit_points(points, form=form, bootstrap=bootstrap) if points else None
+    except (FitError, CalibrationError) as exc:
+        note += f"; no laws yet ({exc})"
+    if results is not None and budget and final:
+        try:
+            _spread, ranked = suggest_pilots(points, budget, sizes=sorted({p.pairs for p in sweep.pilots}),
+                                             form=form, replicates=20)
+            suggestion = ranked[0].sentence() if ranked else None
+        except (FitError, CalibrationError):
+            suggestion = None
+    return Progress(sweep.id, finished, ended, len(states), points, results, note, suggestion)
+
+
+def calibration_progress(sweep: Sweep, registry, connect: Callable[[], Any], *, budget: int | None = None,
+                         form: str = "auto", bootstrap: int = 200, **follower_options) -> Iterator[Progress]:
+    """Follow a sweep and yield its ``Progress`` now (pilots that already ended: a resumed sweep) and after every
+    pilot that ends, laws refitted each time; the last one carries the next-pilot suggestion."""
+    yield _progress(sweep, registry, budget=budget, form=form, bootstrap=bootstrap,
+                    final=all(registry.get(j).is_final for j in sweep.job_ids))
+    for _job_id, update in iter_follow(sweep.job_ids, registry, connect, **follower_options):
+        if isinstance(update, Exception) or update.kind == "ended":
+            last = all(registry.get(j).is_final for j in sweep.job_ids)
+            yield _progress(sweep, registry, budget=budget, form=form, bootstrap=bootstrap, final=last)
 
 
 # --------------------------------------------------------------------------------------------------------- compare

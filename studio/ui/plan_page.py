@@ -115,6 +115,9 @@ class PlanPage(QWidget):
         self.plan_error: str | None = None
         self.fit_results: dict[str, Any] = {}  # code -> FitResult of the last fit (bands and pilot points)
         self.fit_task: BackgroundTask | None = None
+        self.calibration_task: BackgroundTask | None = None
+        self.calibration = None  # the last studio.session.calibrate.Progress of a running or finished sweep
+        self.pilot_points: dict[str, list[Any]] = {}  # code -> measured pilot points (shown before any fit)
         self.plan_path: str | None = None  # the file the plan was last opened from or saved to
         self.last_message_box: QMessageBox | None = None
         self.redraw_count = 0
@@ -256,12 +259,22 @@ class PlanPage(QWidget):
         self.fit_button.setToolTip("Fit each language's law from a CSV or JSON of (language, pairs, score) rows")
         self.fit_button.clicked.connect(self.choose_measurements)
         row.addWidget(self.fit_button, 1)
+        self.calibrate_button = QPushButton("Calibrate…")
+        self.calibrate_button.setObjectName("calibrateButton")
+        self.calibrate_button.setToolTip("Run pilot jobs (language x size) and fit the laws to what they measure")
+        self.calibrate_button.clicked.connect(self.open_calibrate_dialog)
+        row.addWidget(self.calibrate_button)
         self.prior_button = QPushButton("Use prior")
         self.prior_button.setObjectName("priorButton")
         self.prior_button.setToolTip("Forget fitted laws and use the uncalibrated prior")
         self.prior_button.clicked.connect(self.use_prior)
         row.addWidget(self.prior_button)
         box.addLayout(row)
+        self.calibration_label = QLabel()
+        self.calibration_label.setObjectName("calibrationLabel")
+        self.calibration_label.setWordWrap(True)
+        self.calibration_label.setVisible(False)
+        box.addWidget(self.calibration_label)
         layout.addWidget(group)
 
         # output
@@ -574,6 +587,7 @@ class PlanPage(QWidget):
         key = (
             tuple((lp.code, repr(lp.law.to_dict()), lp.cap) for lp in plan.languages),
             id(self.fit_results),
+            id(self.pilot_points),
             current_theme().name,
         )
         if key == self._curves_key:
@@ -612,6 +626,9 @@ class PlanPage(QWidget):
                 if points:
                     spec.point_pairs = np.array([m.pairs for m in points], dtype=float)
                     spec.point_scores = np.array([m.score for m in points], dtype=float)
+            elif self.pilot_points.get(lp.code):  # measured pilots before their law can be fitted
+                spec.point_pairs = np.array([p.pairs for p in self.pilot_points[lp.code]], dtype=float)
+                spec.point_scores = np.array([p.value for p in self.pilot_points[lp.code]], dtype=float)
             specs.append(spec)
         self.figure.curves.set_curves(specs)
 
@@ -745,6 +762,101 @@ class PlanPage(QWidget):
             return None
         path = merge_into_file(self.inputs.measurements_path, runs, data_dir() / "run_results.csv")
         return self.fit_from_file(path)
+
+    # --------------------------------------------------------------------------------------------- calibration
+    def open_calibrate_dialog(self):
+        """The Calibrate… dialog (non-modal); on Start it runs ``start_calibration``. Returns the dialog."""
+        from studio.remote.hosts import HostStore
+        from studio.remote.registry import JobRegistry
+        from studio.session.calibrate import PILOT_SWEEP
+        from studio.ui.calibrate_dialog import CalibrateDialog
+
+        with JobRegistry() as registry:
+            sweeps = [(sweep_id, f"{len(doc.get('pilots', []))} pilots")
+                      for sweep_id, _kind, doc in registry.sweeps(PILOT_SWEEP)]
+        languages = self.inputs.languages or ["demo_lex", "demo_sov", "demo_kana"]
+        dialog = CalibrateDialog(languages, hosts=list(HostStore().load()), sweeps=sweeps, catalogue=self.catalogue,
+                                 parent=self)
+        dialog.accepted.connect(lambda: self.start_calibration(dialog.request))
+        dialog.open()
+        return dialog
+
+    def start_calibration(self, request, *, follower_options: dict | None = None) -> BackgroundTask:
+        """Launch (or resume) a pilot sweep off the GUI thread; each pilot that ends puts its point on the curves
+        and refits the laws (``studio.session.calibrate.calibration_progress``)."""
+        from studio.remote.connection import open_session
+        from studio.remote.registry import JobRegistry
+        from studio.session import calibrate
+        from studio.session.launch import resolve_profile
+
+        budget = self.inputs.budget
+        options = dict(follower_options or {})
+
+        def op():  # worker thread: no widgets here
+            with JobRegistry() as registry:
+                if request.resume:
+                    sweep = calibrate.load_sweep(registry, request.resume)
+                    profile = resolve_profile(sweep.host)
+                else:
+                    profile = resolve_profile(request.host)
+                    pilots = calibrate.design_sweep(request.languages, request.sizes)
+                    with open_session(profile) as session:
+                        sweep = calibrate.start_sweep(pilots, profile, session, registry, preset=request.preset,
+                                                      metric=request.metric, concurrency=request.concurrency)
+                yield sweep
+                yield from calibrate.calibration_progress(sweep, registry, lambda: open_session(profile),
+                                                          budget=budget, **options)
+
+        if self.calibration_task is not None and not self.calibration_task.done:
+            self.calibration_task.cancel()
+        task = BackgroundTask(op, self)
+        self.calibration_task = task
+        self.calibrate_button.setEnabled(False)
+        self.calibration_label.setText("Starting the pilot sweep…")
+        self.calibration_label.setVisible(True)
+        task.progress.connect(lambda item: self._calibration_progress(task, item))
+        task.succeeded.connect(lambda _result: self._calibration_ended(task, None))
+        task.failed.connect(lambda exc: self._calibration_ended(task, exc))
+        return task.start()
+
+    def _calibration_progress(self, task: BackgroundTask, item) -> None:
+        from studio.session.calibrate import Sweep
+
+        if task is not self.calibration_task:
+            return
+        if isinstance(item, Sweep):
+            # The page plans what is being calibrated: the sweep's languages, on the sweep metric's scale (keeping
+            # other languages on the prior would add COMET-scale guesses to measured chrF).
+            if list(self.inputs.languages) != item.languages:
+                self.set_languages(item.languages)
+            self.status_message.emit(f"Pilot sweep {item.id}: {len(item.pilots)} pilots on {item.host}; the plan "
+                                     f"now covers {', '.join(item.languages)}.")
+            return
+        self.calibration = item
+        by_language: dict[str, list] = {}
+        for point in item.points:
+            by_language.setdefault(point.language, []).append(point)
+        self.pilot_points = by_language
+        source = f"pilot sweep {item.sweep_id} ({item.finished} of {item.total} pilots)"
+        if item.results:
+            self.set_laws({c: r.law for c, r in item.results.items()}, source, item.results)
+        else:
+            self._curves_key = None
+            self.schedule_redraw()
+        text = f"Calibrating: {item.note}." if not item.done else f"Sweep {item.sweep_id}: {item.note}."
+        if item.suggestion:
+            text += f" {item.suggestion[0].upper()}{item.suggestion[1:]}."
+        self.calibration_label.setText(text)
+        self.status_message.emit(text)
+
+    def _calibration_ended(self, task: BackgroundTask, exc: BaseException | None) -> None:
+        if task is not self.calibration_task:
+            return
+        self.calibrate_button.setEnabled(True)
+        if exc is not None:
+            message = str(exc) if isinstance(exc, LinguaTuneError) else f"The pilot sweep failed: {exc}"
+            self.calibration_label.setText(message)
+            self.show_error("Calibration failed", message)
 
     def _fit_done(self, task: BackgroundTask, path: str, results: dict) -> None:
         if task is not self.fit_task:
