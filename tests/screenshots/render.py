@@ -99,6 +99,61 @@ def render_monitor(out_dir: str | Path, *, theme: str = "light") -> Path:
     return path
 
 
+def render_loop(out_dir: str | Path, report_path: str | Path, *, theme: str = "light") -> list[Path]:
+    """The measured loop of a `linguatune demo --report` run, from what its jobs really wrote: the Plan page
+    calibrated by resuming its pilot sweep (plan_calibrated.png), and the Monitor page on its two final runs,
+    optimised and uniform (monitor_compare.png). The run's registry is copied, never changed."""
+    import json
+    import shutil
+
+    from PySide6.QtCore import QEventLoop
+
+    from studio.paths import data_dir
+    from studio.remote.registry import REGISTRY_FILE, JobRegistry
+    from studio.ui.app import create_application
+    from studio.ui.calibrate_dialog import CalibrationRequest
+    from studio.ui.mainwindow import MainWindow
+    from studio.ui.settings import StudioSettings
+
+    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    source_registry = Path(report["laws"]).parents[1] / REGISTRY_FILE
+    with JobRegistry(source_registry) as registry:  # checkpoint the WAL so one file holds everything
+        registry._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    target = data_dir() / REGISTRY_FILE
+    for stale in (target, target.with_name(REGISTRY_FILE + "-wal"), target.with_name(REGISTRY_FILE + "-shm")):
+        stale.unlink(missing_ok=True)
+    shutil.copy(source_registry, target)
+    app = create_application([])
+    window = MainWindow(StudioSettings())
+    window.set_theme(theme)
+    window.resize(*SIZE)
+    window.show()
+    page = window.plan_page
+    budget = sum(report["final"]["optimised"]["pairs"].values())
+    page.set_budget_text(str(budget))
+    page.floor_edit.setText(str(min(p["pairs"] for p in report["pilots"])))
+    page._floor_typed(page.floor_edit.text())
+    task = page.start_calibration(CalibrationRequest([], [], "local", "demo-world", 1, "chrf", report["sweep"]))
+    loop = QEventLoop()
+    while not task.done:
+        loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    written = [_save(app, window, Path(out_dir) / "plan_calibrated.png")]
+    window.tabs.setCurrentWidget(window.monitor_page)
+    monitor = window.monitor_page
+    jobs = [report["final"][arm]["job_id"] for arm in ("optimised", "uniform")]
+    monitor.select_job(jobs[0])
+    monitor.set_compare(jobs[1])
+    while monitor._threads:
+        loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    monitor.flush(everything=True)
+    monitor.metric_combo.setCurrentIndex(max(0, monitor.metric_combo.findData("chrf")))
+    monitor.flush(everything=True)
+    written.append(_save(app, window, Path(out_dir) / "monitor_compare.png"))
+    window.close()
+    app.processEvents()
+    return written
+
+
 def _save(app, window, path: Path) -> Path:
     for _ in range(5):
         app.processEvents()
@@ -115,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pilot", help="pilot measurements to fit (default: the sample shipped in resources/demo)")
     parser.add_argument("--monitor", action="store_true",
                         help="also render the Monitor page on the real demo job (builds it once: about a minute)")
+    parser.add_argument("--loop", metavar="REPORT", help="also render the measured loop of a `linguatune demo "
+                        "--report REPORT` run (calibrated Plan page, Monitor on its optimised and uniform runs)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if "LINGUATUNE_HOME" not in os.environ:
@@ -123,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         print(path)
     if args.monitor:
         print(render_monitor(args.out_dir, theme=args.theme))
+    if args.loop:
+        for path in render_loop(args.out_dir, args.loop, theme=args.theme):
+            print(path)
     return 0
 
 
