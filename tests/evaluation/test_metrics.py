@@ -47,7 +47,8 @@ def test_spbleu_and_chrf_match_the_sacrebleu_cli(tmp_path, sacrebleu_with_spm):
     assert 0 < ours["spbleu"] < 100 and 0 < ours["chrf"] < 100
     assert ours["spbleu"] == pytest.approx(cli["BLEU"], abs=1e-4)
     assert ours["chrf"] == pytest.approx(cli["chrF2++"], abs=1e-4)
-    assert {s.metric: s.extra for s in scores}["spbleu"] == {"tokenize": "flores200"}
+    extra = {s.metric: s.extra for s in scores}["spbleu"]
+    assert extra["tokenize"] == "flores200" and set(extra) == {"tokenize", "se"} and extra["se"] > 0
 
 
 def test_without_the_flores_model_spbleu_is_skipped_with_a_reason_and_bleu_reported(tmp_path, sacrebleu_offline):
@@ -56,13 +57,13 @@ def test_without_the_flores_model_spbleu_is_skipped_with_a_reason_and_bleu_repor
     assert len(warnings) == 1 and "spBLEU skipped" in warnings[0] and str(sacrebleu_offline) in warnings[0]
     by_metric = {s.metric: s for s in scores}
     assert "spbleu" not in by_metric
-    assert by_metric["bleu"].extra == {"tokenize": "13a"}
+    assert by_metric["bleu"].extra["tokenize"] == "13a" and by_metric["bleu"].extra["se"] > 0
     cli = _sacrebleu_cli(tmp_path, references, EN_HYPS, "13a", sacrebleu_offline)
     assert by_metric["bleu"].value == pytest.approx(cli["BLEU"], abs=1e-4)
     assert by_metric["chrf"].value == pytest.approx(cli["chrF2++"], abs=1e-4)
     assert not list(sacrebleu_offline.rglob("*spm*")), "no download may be attempted"
     zh_scores, _ = string_metrics(ZH_HYPS, [zh for _, zh in PAIRS["zh"]], "zh", ["spbleu"])
-    assert zh_scores[0].extra == {"tokenize": "zh"}
+    assert zh_scores[0].extra["tokenize"] == "zh"
 
 
 def test_tiny_comet_through_our_scorer_matches_comet_score(tmp_path, comet_cache):
@@ -120,3 +121,18 @@ def test_missing_comet_checkpoint_path_is_named(tmp_path):
     with pytest.raises(CometUnavailableError) as info:
         CometScorer.load(str(broken))
     assert str(broken) in str(info.value)
+
+
+def test_the_standard_error_is_the_spread_of_resampled_corpus_scores():
+    """``se`` resamples sentence statistics; recomputing each resampled corpus from its strings gives the same."""
+    import numpy as np
+    from sacrebleu.metrics import CHRF
+
+    from worker.evaluation.metrics import segment_bootstrap_se
+
+    references = [zh for _, zh in PAIRS["zh"]]
+    se = segment_bootstrap_se(CHRF(word_order=2), ZH_HYPS, references, resamples=50, seed=3)
+    picks = np.random.default_rng(3).integers(0, len(ZH_HYPS), size=(50, len(ZH_HYPS)))
+    direct = [CHRF(word_order=2).corpus_score([ZH_HYPS[i] for i in idx], [[references[i] for i in idx]]).score
+              for idx in picks]
+    assert se == pytest.approx(float(np.std(direct, ddof=1)), rel=1e-9) and se > 0
