@@ -324,20 +324,12 @@ def train_comparison(plan, registry, *, host=None, preset="demo-world", metric="
     from studio.session import calibrate
     from studio.session.launch import parse_overrides, read_data_file, resolve_profile
 
-    arms = calibrate.arms_from_plan(plan)
     profile = resolve_profile(host)
-    compare_id = calibrate.new_sweep_id(calibrate.COMPARISON)
-    slots = (compare_id, concurrency) if profile.launcher != "slurm" else None
-    requests = [calibrate.job_request(profile, arm.pairs, preset=preset, name=f"{arm.name} plan",
-                                      overrides=parse_overrides(list(overrides)), data=read_data_file(data),
-                                      queue_slots=slots) for arm in arms]
     with connect(profile, trust) as session:
-        for arm, job_id in zip(arms, calibrate.launch_jobs(requests, session, registry)):
-            arm.job_id = job_id
-    registry.save_sweep(compare_id, calibrate.COMPARISON,
-                        {"id": compare_id, "host": profile.name, "preset": preset, "metric": metric,
-                         "pilots": [{"language": ",".join(a.pairs), "pairs": sum(a.pairs.values()),
-                                     "job_id": a.job_id, "arm": a.name} for a in arms]})
+        compare_id, arms = calibrate.start_comparison(plan, profile, session, registry, preset=preset, metric=metric,
+                                                      concurrency=concurrency,
+                                                      overrides=parse_overrides(list(overrides)),
+                                                      data=read_data_file(data))
     print(f"Comparison {compare_id}: optimised ({arms[0].job_id}) and uniform ({arms[1].job_id}), same preset "
           f"{preset} and seed, on {profile.name}.")
     labels = {a.job_id: f"{a.name:>9}" for a in arms}

@@ -549,6 +549,25 @@ def final_scores(registry, job_id: str, metric: str) -> dict[str, tuple[float, f
     return out
 
 
+def start_comparison(plan, profile, session, registry, *, preset: str = PILOT_PRESET, metric: str = "chrf",
+                     concurrency: int = 2, overrides: Mapping[str, Any] | None = None,
+                     data: Mapping[str, Any] | None = None) -> tuple[str, list[Arm]]:
+    """Launch a plan's optimised allocation and its uniform split as two MuIT jobs under the same preset, seed and
+    everything else (built and validated before either starts); stored in the registry as a comparison."""
+    arms = arms_from_plan(plan)
+    compare_id = new_sweep_id(COMPARISON)
+    slots = (compare_id, concurrency) if profile.launcher != "slurm" else None
+    requests = [job_request(profile, arm.pairs, preset=preset, name=f"{arm.name} plan", overrides=overrides,
+                            data=data, queue_slots=slots) for arm in arms]
+    for arm, job_id in zip(arms, launch_jobs(requests, session, registry)):
+        arm.job_id = job_id
+    registry.save_sweep(compare_id, COMPARISON, {
+        "id": compare_id, "host": profile.name, "preset": preset, "metric": metric,
+        "pilots": [{"language": ",".join(a.pairs), "pairs": sum(a.pairs.values()), "job_id": a.job_id,
+                    "arm": a.name, "predicted": a.predicted} for a in arms]})
+    return compare_id, arms
+
+
 def measure_arm(arm: Arm, registry, metric: str) -> None:
     """Fill an arm's measured scores from its finished job's events."""
     record = registry.get(arm.job_id)

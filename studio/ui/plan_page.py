@@ -117,6 +117,9 @@ class PlanPage(QWidget):
         self.fit_task: BackgroundTask | None = None
         self.calibration_task: BackgroundTask | None = None
         self.calibration = None  # the last studio.session.calibrate.Progress of a running or finished sweep
+        self.calibration_sweep = None  # the studio.session.calibrate.Sweep being calibrated from
+        self.comparison_task: BackgroundTask | None = None
+        self.comparison = None  # the last studio.session.calibrate.Comparison, measured
         self.pilot_points: dict[str, list[Any]] = {}  # code -> measured pilot points (shown before any fit)
         self.plan_path: str | None = None  # the file the plan was last opened from or saved to
         self.last_message_box: QMessageBox | None = None
@@ -270,6 +273,13 @@ class PlanPage(QWidget):
         self.prior_button.clicked.connect(self.use_prior)
         row.addWidget(self.prior_button)
         box.addLayout(row)
+        self.compare_button = QPushButton("Train optimised and uniform…")
+        self.compare_button.setObjectName("compareButton")
+        self.compare_button.setToolTip("Train this plan's optimised allocation and the uniform split (same preset and "
+                                       "seed as the pilots) and compare measured with predicted")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(lambda: self.start_comparison())
+        box.addWidget(self.compare_button)
         self.calibration_label = QLabel()
         self.calibration_label.setObjectName("calibrationLabel")
         self.calibration_label.setWordWrap(True)
@@ -825,6 +835,7 @@ class PlanPage(QWidget):
         if task is not self.calibration_task:
             return
         if isinstance(item, Sweep):
+            self.calibration_sweep = item
             # The page plans what is being calibrated: the sweep's languages, on the sweep metric's scale (keeping
             # other languages on the prior would add COMET-scale guesses to measured chrF).
             if list(self.inputs.languages) != item.languages:
@@ -853,10 +864,74 @@ class PlanPage(QWidget):
         if task is not self.calibration_task:
             return
         self.calibrate_button.setEnabled(True)
+        self.compare_button.setEnabled(exc is None and bool(self.calibration and self.calibration.results))
         if exc is not None:
             message = str(exc) if isinstance(exc, LinguaTuneError) else f"The pilot sweep failed: {exc}"
             self.calibration_label.setText(message)
             self.show_error("Calibration failed", message)
+
+    def start_comparison(self, *, follower_options: dict | None = None) -> BackgroundTask | None:
+        """Train the current plan's optimised allocation and uniform split on the calibration's host and preset
+        (``studio.session.calibrate.start_comparison``), follow both and measure them; the Monitor page lists the
+        two jobs as they run. Returns the background task (None without a calibrated plan)."""
+        from studio.remote.connection import open_session
+        from studio.remote.registry import JobRegistry
+        from studio.session import calibrate
+        from studio.session.launch import resolve_profile
+
+        plan, sweep = self.plan, self.calibration_sweep
+        if plan is None or sweep is None:
+            self.show_error("Nothing to compare", "Calibrate the laws with a pilot sweep first: the comparison trains "
+                                                  "on the sweep's host and preset.")
+            return None
+        options = dict(follower_options or {})
+
+        def op():  # worker thread: no widgets here
+            profile = resolve_profile(sweep.host)
+            with JobRegistry() as registry:
+                with open_session(profile) as session:
+                    _compare_id, arms = calibrate.start_comparison(plan, profile, session, registry,
+                                                                   preset=sweep.preset, metric=sweep.metric)
+                yield [arm.job_id for arm in arms]
+                for _ in calibrate.iter_follow([a.job_id for a in arms], registry, lambda: open_session(profile),
+                                               **options):
+                    pass
+                comparison = calibrate.Comparison(sweep.metric, arms)
+                for arm in arms:
+                    calibrate.measure_arm(arm, registry, sweep.metric)
+                return comparison
+
+        task = BackgroundTask(op, self)
+        self.comparison_task = task
+        self.compare_button.setEnabled(False)
+        self.calibration_label.setText("Training the optimised plan and the uniform split…")
+        task.progress.connect(lambda ids: self.status_message.emit(
+            f"Training optimised ({ids[0]}) and uniform ({ids[1]}); the Monitor page shows both."))
+        task.succeeded.connect(lambda comparison: self._comparison_done(task, comparison, None))
+        task.failed.connect(lambda exc: self._comparison_done(task, None, exc))
+        return task.start()
+
+    def _comparison_done(self, task: BackgroundTask, comparison, exc: BaseException | None) -> None:
+        from studio.session.calibrate import verdict
+
+        if task is not self.comparison_task:
+            return
+        self.compare_button.setEnabled(True)
+        if exc is not None:
+            message = str(exc) if isinstance(exc, LinguaTuneError) else f"The comparison failed: {exc}"
+            self.calibration_label.setText(message)
+            self.show_error("Comparison failed", message)
+            return
+        self.comparison = comparison
+        rows = "".join(f"<tr><td>{html.escape(r[0])}</td><td align=right>{r[1]}</td><td align=right>{r[2]}</td>"
+                       f"<td align=right>{r[3]}</td><td align=right>{r[4]}</td><td align=right>{r[5]}</td>"
+                       f"<td align=right>{r[6]}</td></tr>" for r in comparison.table())
+        synthetic = any(self.catalogue.get(c).family.startswith("Synthetic") for c in comparison.arms[0].pairs)
+        self.calibration_label.setText(
+            "<table cellspacing=4><tr><th></th><th colspan=3>optimised: pairs, predicted, measured</th>"
+            "<th colspan=3>uniform</th></tr>" + rows + "</table>" + html.escape(verdict(comparison))
+            + (" <b>SYNTHETIC demo world.</b>" if synthetic else ""))
+        self.status_message.emit(verdict(comparison))
 
     def _fit_done(self, task: BackgroundTask, path: str, results: dict) -> None:
         if task is not self.fit_task:

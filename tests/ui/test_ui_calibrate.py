@@ -51,6 +51,22 @@ def test_calibrate_from_the_dialog_fits_laws_to_the_pilots(qtbot, monkeypatch):
     assert {c: len(r.points) for c, r in page.fit_results.items()} == {"demo_lex": 3, "demo_sov": 3}
     assert page.figure.curves is not None
     qtbot.waitUntil(page.calibrate_button.isEnabled, timeout=10_000)
+
+    # Train both allocations of the calibrated plan and compare measured with predicted.
+    page.floor_edit.setText("40")
+    page._floor_typed("40")
+    qtbot.waitUntil(lambda: not page.redraw_pending, timeout=5_000)
+    assert page.compare_button.isEnabled()
+    planned = {lp.code: (lp.pairs, lp.uniform_pairs) for lp in page.plan.languages}
+    page.compare_button.click()
+    qtbot.waitUntil(lambda: page.comparison is not None, timeout=300_000)
+    optimised, uniform = page.comparison.arms
+    assert {c: (optimised.pairs[c], uniform.pairs[c]) for c in planned} == planned
+    assert set(optimised.measured) == set(uniform.measured) == {"demo_lex", "demo_sov"}
+    assert "Optimised minus uniform" in page.calibration_label.text() and "SYNTHETIC" in page.calibration_label.text()
+    with JobRegistry() as registry:
+        assert registry.get(optimised.job_id).state == registry.get(uniform.job_id).state == "finished"
+        assert len(registry.sweeps("compare")) == 1
     with JobRegistry() as registry:
         sweeps = registry.sweeps(PILOT_SWEEP)
     assert len(sweeps) == 1 and sweeps[0][0] == progress.sweep_id
