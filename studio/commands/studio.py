@@ -6,7 +6,7 @@ from __future__ import annotations
 def register(sub) -> None:
     p = sub.add_parser("studio", help="open the desktop studio")
     p.add_argument("--demo", action="store_true",
-                   help="launch the local demo job at once (tiny model on this machine) and watch it live")
+                   help="run the measured loop of `linguatune demo` in the window: pilots, laws, plan, both trained")
     p.set_defaults(func=_run)
 
 

@@ -24,7 +24,7 @@ def create_application(argv: list[str] | None = None):
 def main(argv: list[str] | None = None, *, demo: bool | None = None) -> int:
     """Open the studio window and run until it is closed; returns the exit code.
 
-    ``demo`` (or ``--demo`` among the arguments) launches the local demo job as soon as the window is up.
+    ``demo`` (or ``--demo`` among the arguments) runs the measured loop in the demo world as soon as the window is up.
     """
     argv = list(argv if argv is not None else sys.argv[1:])
     if demo is None:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None, *, demo: bool | None = None) -> int:
     if demo:
         from PySide6.QtCore import QTimer
 
-        QTimer.singleShot(0, window.start_local_demo)
+        QTimer.singleShot(0, window.start_demo_loop)
     return int(app.exec())
 
 

@@ -266,8 +266,28 @@ class MainWindow(QMainWindow):
             self._launch_stale = False
             self.launch_page.refresh_from_plan()
 
+    def start_demo_loop(self, sizes=None, languages=None, budget: str = "4800"):
+        """`linguatune studio --demo`: the measured loop of `linguatune demo` in the window. A pilot sweep of the demo
+        world on this machine (points arrive on the Plan page's curves, the laws refit as pilots end), then the
+        optimal 4,800-pair plan and the uniform split trained and measured (both runs on the Monitor page).
+        Returns the calibration task."""
+        from studio.session.calibrate import DEMO_SIZES, PILOT_PRESET
+        from studio.ui.calibrate_dialog import CalibrationRequest
+
+        sizes = list(sizes or DEMO_SIZES)
+        page = self.plan_page
+        self.tabs.setCurrentWidget(page)
+        page.set_budget_text(budget)
+        page.floor_edit.setText(str(min(sizes)))  # the laws are not extrapolated below the smallest pilot
+        page._floor_typed(page.floor_edit.text())
+        languages = list(languages or ("demo_lex", "demo_sov", "demo_kana"))
+        request = CalibrationRequest(languages, sizes, "local", PILOT_PRESET, 2, "chrf")
+        task = page.start_calibration(request)
+        task.succeeded.connect(lambda _result: page.start_comparison())
+        return task
+
     def start_local_demo(self):
-        """The newcomer's path (`linguatune studio --demo`): the Plan page's languages, this machine, the demo preset,
+        """The Launch page's newcomer path: the Plan page's languages, this machine, the pipeline demo preset,
         launched at once; the Monitor page then shows the live curves and heatmaps. Returns the launch task."""
         self.tabs.setCurrentWidget(self.launch_page)
         self.launch_page.use_local_demo()

@@ -99,3 +99,20 @@ def test_a_bad_field_is_one_sentence_in_the_dialog(qtbot):
     dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
     assert dialog.request is None and "Pilot size" in dialog.error_label.text()
     dialog.reject()
+
+
+def test_studio_demo_runs_the_loop_in_the_window(qtbot, make_window, monkeypatch):
+    """`linguatune studio --demo`: pilots on the Plan page, then both allocations trained (tiny sizes here)."""
+    from studio.session import calibrate
+
+    original = calibrate.job_request
+    monkeypatch.setattr(calibrate, "job_request", lambda *a, **k: original(
+        *a, **{**k, "overrides": {"eval.max_segments": 12, "eval.max_new_tokens": 16}}))
+    window = make_window()
+    task = window.start_demo_loop(sizes=[40, 80, 160], languages=["demo_lex", "demo_kana"], budget="320")
+    page = window.plan_page
+    assert task is page.calibration_task and page.inputs.budget == 320 and page.inputs.floor == 40
+    qtbot.waitUntil(lambda: page.comparison is not None, timeout=600_000)
+    assert page.calibration.finished == 6 and set(page.inputs.laws) == {"demo_lex", "demo_kana"}
+    monitor = window.monitor_page
+    qtbot.waitUntil(lambda: all(a.job_id in monitor.views for a in page.comparison.arms), timeout=30_000)
