@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from studio.commands.text import table
 from studio.errors import LinguaTuneError
 
 
@@ -81,13 +82,6 @@ def _codes(text: str | None, option: str) -> list[str]:
         raise LinguaTuneError(f"{option} needs comma-separated language codes.", field=option.lstrip("-"))
     catalogue = load_catalogue()
     return [language.code for language in catalogue.resolve(codes)]
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(headers, widths))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
-    return "\n".join(lines)
 
 
 def synthetic_note(codes: Sequence[str]) -> str:

@@ -53,7 +53,8 @@ def run_demo(args) -> int:
 
 def run_loop_demo(args) -> int:
     """Pilots -> laws -> plan -> optimised vs uniform trained and measured, printed as it goes."""
-    from studio.commands.calibrate import SweepPrinter, table, train_comparison, write_laws, synthetic_note
+    from studio.commands.calibrate import SweepPrinter, synthetic_note, train_comparison, write_laws
+    from studio.commands.text import table
     from studio.paths import data_dir
     from studio.planning.plan import make_plan, save_plan, write_text_atomic
     from studio.remote.connection import open_session

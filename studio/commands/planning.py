@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+from studio.commands.text import table
 from studio.errors import PlanningError
 
 
@@ -59,15 +60,6 @@ def register(sub) -> None:
     show.set_defaults(func=run_show)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def line(cells):
-        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
 def run_languages(args) -> int:
     from studio.planning.languages import load_catalogue
 
@@ -79,7 +71,7 @@ def run_languages(args) -> int:
          "" if lang.similarity is None else f"{lang.similarity:.3f}"]
         for lang in found
     ]
-    print(_table(["code", "name", "script", "family", "pairs", "similarity"], rows,
+    print(table(["code", "name", "script", "family", "pairs", "similarity"], rows,
                  [False, False, False, False, True, True]))
     return 0
 
@@ -116,7 +108,7 @@ def run_fit(args) -> int:
         params = ", ".join(f"{k}={v:.4g}" for k, v in result.law.params().items())
         rows.append([code, result.law.form, params, str(result.n_points), f"{result.r2:.4f}", f"{result.rmse:.3g}",
                      "yes" if result.pooled else "no"])
-    print(_table(["language", "form", "parameters", "points", "R2", "RMSE", "pooled"], rows,
+    print(table(["language", "form", "parameters", "points", "R2", "RMSE", "pooled"], rows,
                  [False, False, False, True, True, True, False]))
     print(f"Wrote {len(results)} law(s) to {output}")
     return 0
@@ -167,7 +159,7 @@ def render_plan(plan) -> str:
     ]
     rows.append(["total", format_pairs(plan.allocated), format_pairs(sum(l.uniform_pairs for l in plan.languages)),
                  f"{plan.predicted_total:.2f}", f"{plan.uniform_total:.2f}", f"{plan.total_gain:+.2f}", ""])
-    lines.append(_table(["language", "pairs", "uniform pairs", "predicted", "uniform predicted", "gain", "cap"],
+    lines.append(table(["language", "pairs", "uniform pairs", "predicted", "uniform predicted", "gain", "cap"],
                         rows, [False, True, True, True, True, True, True]))
     lines.append(f"Total gain over the uniform split: {plan.total_gain:+.2f}")
     lines.append(marginal_sentence(plan))

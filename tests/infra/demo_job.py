@@ -142,33 +142,20 @@ class DemoJob:
     def register(self, registry, job_dir: Path):
         """Record ``job_dir`` (a copy from ``copy_to``) in ``registry`` as this finished local job, with all its
         events stored as a follower would have stored them; returns the new record."""
+        from studio.remote.launch import LaunchedJob
         from worker.contract import read_events
 
         job_dir = Path(job_dir)
         cached = self.record()
-        registry.add_job(_Launched(job_id=self.job_id, name=cached.name, host=cached.host, launcher=cached.launcher,
-                                   job_dir=str(job_dir), slurm_job_id=None, pid=cached.pid,
-                                   plan_summary=cached.plan_summary))
+        registry.add_job(LaunchedJob(job_id=self.job_id, name=cached.name, host=cached.host, launcher=cached.launcher,
+                                     job_dir=str(job_dir), slurm_job_id=None, pid=cached.pid,
+                                     plan_summary=cached.plan_summary))
         events = read_events(job_dir / "events.jsonl")
         registry.append_events(self.job_id, events, (job_dir / "events.jsonl").stat().st_size,
                                max(e.seq for e in events), state=cached.state)
         exit_code = int((job_dir / "exit_code").read_text().strip())
         registry.set_state(self.job_id, cached.state, exit_code=exit_code, message=cached.message)
         return registry.get(self.job_id)
-
-
-@dataclass
-class _Launched:
-    """The attributes ``JobRegistry.add_job`` reads of a launched job."""
-
-    job_id: str
-    name: str
-    host: str
-    launcher: str
-    job_dir: str
-    slurm_job_id: str | None
-    pid: int | None
-    plan_summary: dict
 
 
 class DemoJobBuildError(RuntimeError):
