@@ -150,7 +150,7 @@ def launch_sweep(args, registry):
     from studio.session.launch import parse_overrides, read_data_file, resolve_profile
 
     languages = _codes(args.languages, "--languages")
-    if args.auto:
+    if args.auto is not None:
         sizes = calibrate.auto_sizes(args.auto, parse_budget(args.smallest, what="--smallest"),
                                      parse_budget(args.largest, what="--largest"))
     elif args.sizes:
