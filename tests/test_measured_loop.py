@@ -136,3 +136,18 @@ def test_fitting_refuses_the_pipeline_check_comet(demo_job_record, tmp_path):
             calibrate.sweep_measurements(registry, [demo_job_record.id], "comet")
         points, skipped = calibrate.sweep_measurements(registry, [demo_job_record.id], "chrf")
     assert {p.language for p in points} and not skipped
+
+
+def test_a_sweep_launched_without_following_is_followed_later_and_fitted(tmp_path):
+    """`pilot --no-follow` returns at once; the pilots run on; `pilot --follow SWEEP` collects and fits them."""
+    home = tmp_path / "home"
+    started = cli(home, "pilot", "--languages", "demo_lex", "--sizes", "30,60,120", "--concurrency", "3",
+                  "--no-follow", *FAST)
+    assert started.returncode == 0, started.stderr
+    sweep_id = started.stdout.split("Sweep ", 1)[1].split(":", 1)[0]
+    assert f"pilot --follow {sweep_id}" in started.stdout
+    laws = tmp_path / "laws.json"
+    followed = cli(home, "pilot", "--follow", sweep_id, "-o", str(laws))
+    assert followed.returncode == 0, followed.stdout + followed.stderr
+    assert "3 of 3 pilots finished" in followed.stdout
+    assert json.loads(laws.read_text())["source"]["measured_by"] == [sweep_id]

@@ -43,7 +43,9 @@ def register(sub) -> None:
     p.add_argument("--form", choices=("auto", "power", "log"), default="auto",
                    help="law form; auto keeps per language the one that fits the pilots better (default)")
     p.add_argument("-o", "--output", metavar="LAWS.json", help="write the fitted laws here when the sweep ends")
-    p.add_argument("--no-follow", action="store_true", help="launch and return (fit later with fit --jobs)")
+    p.add_argument("--no-follow", action="store_true", help="launch and return (come back with --follow SWEEP)")
+    p.add_argument("--follow", metavar="SWEEP", help="follow a stored sweep to its end (after --no-follow or a "
+                   "closed terminal), then fit")
     p.add_argument("--suggest", action="store_true", help="rank the next pilots for the finished jobs of --jobs")
     p.add_argument("--jobs", metavar="IDS", help="sweep or job ids (comma-separated) for --suggest")
     p.add_argument("--budget", help="the plan's budget of pairs, for --suggest")
@@ -133,10 +135,16 @@ def run_pilot(args) -> int:
             return _list_sweeps(registry)
         if args.suggest:
             return _suggest(args, registry)
+        if args.follow:
+            from studio.session.calibrate import load_sweep
+
+            sweep = load_sweep(registry, args.follow)
+            follow_sweep(sweep, registry, args.host, args.trust)
+            return report_fit(registry, [sweep.id], sweep.metric, args.form, args.output)
         sweep = launch_sweep(args, registry)
         if args.no_follow:
-            print(f"Follow with `linguatune pilot --suggest --jobs {sweep.id} --budget B` or "
-                  f"`linguatune fit --jobs {sweep.id} -o laws.json` once they finish.")
+            print(f"Come back with `linguatune pilot --follow {sweep.id} -o laws.json`: it follows the pilots to "
+                  f"their end (they run on without this terminal) and fits the laws.")
             return 0
         follow_sweep(sweep, registry, args.host, args.trust)
         return report_fit(registry, [sweep.id], args.metric, args.form, args.output)
