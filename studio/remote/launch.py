@@ -63,8 +63,10 @@ class LaunchRequest:
     worker_argv: Sequence[str] | None = None
     # A host-side queue for direct launchers: jobs launched with the same (group, slots) run at most ``slots`` at
     # a time on the host, each waiting for a free slot lock (flock) in its own wrapper, so the queue keeps going
-    # when the studio disconnects. SLURM queues jobs itself and ignores this.
+    # when the studio disconnects; they start in the order of ``queue_ticket``. SLURM queues jobs itself and
+    # ignores this.
     queue: tuple[str, int] | None = None
+    queue_ticket: int = 0
 
 
 @dataclass
@@ -128,9 +130,14 @@ def _custom_command(argv: Sequence[str], job_dir: str) -> list[str]:
 QUEUE_DIR = ".queue"  # under the work root: one lock file per slot of a host-side queue
 
 
-def queue_wait(slot_prefix: str, slots: int, cpu_only: bool = False) -> str:
-    """Shell text that blocks until one of ``slots`` lock files ``slot_prefix.N`` is free and holds it on fd 9
-    (inherited by the worker, released when the job's processes end, whatever way they end).
+def queue_wait(slot_prefix: str, slots: int, cpu_only: bool = False, ticket: int = 0) -> str:
+    """Shell text that blocks until it is this job's turn and one of ``slots`` lock files ``slot_prefix.N`` is
+    free, then holds that lock on fd 9 (inherited by the worker, released when the job's processes end, whatever
+    way they end).
+
+    Turns are first come, first served by ``ticket``: a waiting job leaves ``slot_prefix.wait.TICKET`` holding its
+    pid and takes a slot only when no waiting job with a smaller ticket is still alive (a killed one's file is
+    swept away, so it cannot block the queue).
 
     On a host without GPUs the queued jobs share its cores: each gets cores/slots threads (OMP_NUM_THREADS, unless
     set), because torch would otherwise start one thread per core in every job and oversubscription makes
@@ -138,10 +145,25 @@ def queue_wait(slot_prefix: str, slots: int, cpu_only: bool = False) -> str:
     q = shlex.quote(slot_prefix)
     threads = (f"t=$(( $(nproc) / {int(slots)} )); [ $t -ge 1 ] || t=1; "
                "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$t}\n") if cpu_only else ""
+    mine = f"{q}.wait.{int(ticket):06d}"
     return threads + (
         f"mkdir -p \"$(dirname {q})\"\n"
-        f"while :; do i=1; while [ $i -le {int(slots)} ]; do exec 9>{q}.$i; "
-        "if flock -n 9; then break 2; fi; exec 9>&-; i=$((i+1)); done; sleep 1; done\n"
+        f"echo $$ > {mine}\n"
+        "while :; do\n"
+        "  turn=1\n"
+        f"  for f in {q}.wait.*; do\n"
+        f"    [ \"$f\" = {mine} ] && break\n"
+        "    p=$(cat \"$f\" 2>/dev/null)\n"
+        "    if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; then turn=0; break; fi\n"
+        "    rm -f \"$f\"\n"
+        "  done\n"
+        "  if [ $turn = 1 ]; then\n"
+        f"    i=1; while [ $i -le {int(slots)} ]; do exec 9>{q}.$i; "
+        "if flock -n 9; then break 3; fi; exec 9>&-; i=$((i+1)); done\n"
+        "  fi\n"
+        "  sleep 0.5\n"
+        "done\n"
+        f"rm -f {mine}\n"
     )
 
 
@@ -189,7 +211,8 @@ def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = Non
     queue = ""
     if request.queue is not None:
         group, slots = request.queue
-        queue = queue_wait(f"{work_root.rstrip('/')}/{QUEUE_DIR}/{group}", slots, profile.gpus_per_node == 0)
+        queue = queue_wait(f"{work_root.rstrip('/')}/{QUEUE_DIR}/{group}", slots, profile.gpus_per_node == 0,
+                           request.queue_ticket)
     script = direct_script(job_dir, command, queue)
     start = (
         f"cd {q_dir} && {{ setsid nohup sh {LAUNCH_SCRIPT} > {LAUNCHER_LOG} 2>&1 < /dev/null & }} && echo started"

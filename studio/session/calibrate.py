@@ -127,8 +127,12 @@ def new_sweep_id(kind: str) -> str:
 
 
 def launch_jobs(requests: Sequence[LaunchRequest], session, registry) -> list[str]:
-    """Launch every request (each waits on the host for its queue slot); the launched job ids, in order."""
-    return [launch(request, session, registry=registry).job_id for request in requests]
+    """Launch every request (each waits on the host for its queue slot, in this order); the job ids, in order."""
+    ids = []
+    for ticket, request in enumerate(requests):
+        request.queue_ticket = ticket
+        ids.append(launch(request, session, registry=registry).job_id)
+    return ids
 
 
 @dataclass
@@ -175,7 +179,8 @@ def start_sweep(pilots: Sequence[Pilot], profile, session, registry, *, preset: 
                 for p in pilots]
     sweep = Sweep(sweep_id, profile.name, preset, metric, [])
     registry.save_sweep(sweep.id, PILOT_SWEEP, sweep.to_dict())
-    for pilot, request in zip(pilots, requests):
+    for ticket, (pilot, request) in enumerate(zip(pilots, requests)):
+        request.queue_ticket = ticket
         job_id = launch(request, session, registry=registry).job_id
         sweep.pilots.append(Pilot(pilot.language, pilot.pairs, job_id))
         registry.save_sweep(sweep.id, PILOT_SWEEP, sweep.to_dict())  # a crash mid-launch keeps what started

@@ -52,7 +52,7 @@ def test_the_host_side_queue_runs_at_most_n_jobs_at_once(here, work_root, slots)
     from studio.remote.launch import LaunchRequest
 
     requests = [LaunchRequest(here, {}, name=f"q{i}", worker_argv=writer_argv(40, 0.03), queue=("qtest", slots))
-                for i in range(3)]
+                for i in range(4)]
     with JobRegistry() as registry, open_session(here) as session:
         ids = calibrate.launch_jobs(requests, session, registry)
         final = calibrate.follow_jobs(ids, registry, lambda: open_session(here), poll_s=0.05)
@@ -63,6 +63,7 @@ def test_the_host_side_queue_runs_at_most_n_jobs_at_once(here, work_root, slots)
         spans.append((events[0].time, events[-1].time))
     overlaps = [sum(1 for a, b in spans if a <= t < b) for t, _ in spans]
     assert max(overlaps) <= slots
+    assert [a for a, _ in spans] == sorted(a for a, _ in spans)  # first come, first served
     if slots == 2:
         assert max(overlaps) == 2  # the second slot was used
 
@@ -112,3 +113,24 @@ def test_comparison_totals_difference_and_verdict():
     assert rows[-1][0] == "total" and rows[0][3] == "62.0 ± 1.0"
     assert comparison.to_dict()["difference"]["measured"] == pytest.approx(5.0)
     assert math.isclose(comparison.totals()["uniform"]["se"], math.sqrt(2))
+
+
+def test_a_job_killed_while_waiting_does_not_block_the_queue(here, work_root):  # noqa: F811
+    import os
+    import signal
+    import time
+
+    from studio.remote.launch import LaunchRequest
+
+    requests = [LaunchRequest(here, {}, name=f"k{i}", worker_argv=writer_argv(30, 0.03), queue=("ktest", 1))
+                for i in range(3)]
+    with JobRegistry() as registry, open_session(here) as session:
+        ids = calibrate.launch_jobs(requests, session, registry)
+        waiting = work_root / ids[1]
+        deadline = time.monotonic() + 10
+        while not (waiting / "pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (waiting / "events.jsonl").exists()  # still waiting for its turn
+        os.killpg(int((waiting / "pid").read_text()), signal.SIGKILL)
+        final = calibrate.follow_jobs(ids, registry, lambda: open_session(here), poll_s=0.05)
+    assert final[ids[0]] == final[ids[2]] == "finished" and final[ids[1]] == "lost"
