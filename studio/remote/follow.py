@@ -173,26 +173,42 @@ class Follower:
     def events_path(self) -> str:
         return f"{self.target.job_dir}/{EVENTS_FILE}"
 
-    def _read_new(self, session: Session) -> list[Event]:
+    def _read_batches(self, session: Session) -> Iterator[list[Event]]:
+        """The new events, one batch per chunk read. The stream's position advances with each chunk, so each batch
+        must be delivered (and committed to the registry) before the next read: see ``_drain``."""
         size = session.size(self.events_path)
-        events: list[Event] = []
         if size is None:
-            return events
+            return
         pos = self.stream.offset + self.stream.pending_bytes
         if pos >= size:
-            return events
+            return
         if size - pos <= self.chunk_bytes:
-            events.extend(self.stream.feed(session.read_range(self.events_path, pos, size - pos)))
-            return events
+            events = self.stream.feed(session.read_range(self.events_path, pos, size - pos))
+            if events:
+                yield events
+            return
         while pos < size:
             window = min(size - pos, 64 << 20)  # bounds what a prefetch holds in memory
             start = pos
             for data in session.iter_range(self.events_path, pos, window, self.chunk_bytes):
                 pos += len(data)
-                events.extend(self.stream.feed(data))
+                events = self.stream.feed(data)
+                if events:
+                    yield events
             if pos == start:  # the file shrank under us; read again at the next poll
                 break
-        return events
+
+    def _drain(self, session: Session) -> Iterator[FollowUpdate]:
+        """Read and deliver what is new, batch by batch, each committed before the next chunk is read: a link that
+        fails in the middle of a large catch-up loses nothing and repeats nothing (the reconnect resumes at the
+        last committed event). Returns whether anything was read; remembers a ``done`` event."""
+        got = False
+        for batch in self._read_batches(session):
+            got = True
+            yield from self._deliver(batch)
+            done = next((e for e in reversed(batch) if e.kind == "done"), None)
+            self._done = self._done or done
+        return got
 
     def _deliver(self, events: list[Event]) -> list[FollowUpdate]:
         updates: list[FollowUpdate] = []
@@ -265,12 +281,8 @@ class Follower:
                             self.reconnects += 1
                             yield FollowUpdate("reconnected", attempt=attempt)
                         attempt, dropped_at = 0, None
-                    events = self._read_new(session)
-                    if events:
-                        yield from self._deliver(events)
+                    if (yield from self._drain(session)):
                         delay, idle_since = self.poll_s, time.monotonic()
-                        done = next((e for e in reversed(events) if e.kind == "done"), None)
-                        self._done = self._done or done
                     if self._done is not None:
                         # Kept across a reconnect: the done event is delivered once, the ending still follows.
                         probe = parse_probe(session.run(probe_command(self.target), timeout=30).stdout)
@@ -294,15 +306,12 @@ class Follower:
                                 yield FollowUpdate("state", state=seen)
                         if verdict is not None:
                             # Events written just before the end are read before the verdict is given.
-                            late = self._read_new(session)
-                            if late:
-                                yield from self._deliver(late)
-                                done = next((e for e in reversed(late) if e.kind == "done"), None)
-                                if done is not None:
-                                    code = done.get("exit_code")
-                                    state = final_state(code, probe.cancel_requested, probe.slurm_state)
-                                    yield self._end(session, state, code, "the job reported done")
-                                    return
+                            yield from self._drain(session)
+                            if self._done is not None:
+                                code = self._done.get("exit_code")
+                                state = final_state(code, probe.cancel_requested, probe.slurm_state)
+                                yield self._end(session, state, code, "the job reported done")
+                                return
                             yield self._end(session, *verdict)
                             return
                     self._stop.wait(delay)

@@ -1,0 +1,57 @@
+"""A large catch-up over a link that breaks in the middle of the transfer: every event of a ~10 MB log reaches the
+registry exactly once (a real sshd, a relay that resets the connection after N bytes, the real EventLog writer)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from studio.remote.connection import open_session
+from studio.remote.follow import Follower
+from studio.remote.launch import LaunchedJob
+from studio.remote.registry import JobRegistry
+from tests.infra.cutting_relay import CuttingRelay
+from worker.contract import EventLog, read_events
+
+pytestmark = [pytest.mark.ssh, pytest.mark.slow]
+
+
+def write_big_job(job_dir, events: int) -> int:
+    """A finished job directory whose events.jsonl is written by the worker's own EventLog."""
+    job_dir.mkdir(parents=True)
+    log = EventLog(job_dir / "events.jsonl")
+    padding = "x" * 120  # realistic line length of a train event with its fields
+    for step in range(1, events):
+        log.emit("train", step=step, loss=1.0 / step, lr=1e-4, tokens=2048, note=padding)
+    log.emit("done", exit_code=0, step=events - 1)
+    log.close()
+    (job_dir / "exit_code").write_text("0\n")
+    return (job_dir / "events.jsonl").stat().st_size
+
+
+@pytest.mark.parametrize("cuts", [[3_000_000], [2_500_000, 1_500_000], [1_200_000, 900_000, 4_000_000]])
+def test_resets_during_a_large_catch_up_lose_and_duplicate_nothing(trusted, sshd, ssh_profile, work_root, cuts,
+                                                                   isolated_ssh_files):
+    size = write_big_job(work_root / "big", 60_000)
+    assert size > 9_000_000
+    relay = CuttingRelay(sshd.port, cuts)
+    profile = dataclasses.replace(ssh_profile, port=relay.port)
+    key = sshd.public_host_key()  # the relay's port serves the same host key
+    with open(isolated_ssh_files / "known_hosts", "a") as fh:
+        fh.write(f"[127.0.0.1]:{relay.port} {key.get_name()} {key.get_base64()}\n")
+    registry = JobRegistry()
+    registry.add_job(LaunchedJob("big", "big", profile.name, "direct", str(work_root / "big"), None, None, {}))
+    follower = Follower(registry.get("big"), lambda: open_session(profile), registry=registry, poll_s=0.05,
+                        reconnect_max_s=0.5)
+    updates = list(follower)
+    relay.close()
+    assert relay.cut_count == len(cuts), "the link was not cut as planned"
+    assert updates[-1].kind == "ended" and updates[-1].state == "finished"
+    assert any(u.kind == "reconnecting" for u in updates)
+    on_disk = [e.seq for e in read_events(work_root / "big" / "events.jsonl")]
+    stored = [e.seq for e in registry.events("big")]
+    delivered = [e.seq for u in updates if u.kind == "events" for e in u.events]
+    assert stored == on_disk, f"{len(on_disk) - len(set(stored))} events lost in the registry"
+    assert delivered == on_disk, "an event was lost or delivered twice"
+    registry.close()
