@@ -189,8 +189,10 @@ class LocalSession(Session):
         Path(local).write_bytes(data)
 
 
-# How long one SFTP request may wait for its answer before the link counts as dead.
-SFTP_TIMEOUT_S = 60.0
+def silence_limit(keepalive_s: float | None) -> float:
+    """How long a request may wait for any answer before the link counts as dead: two keepalive intervals (30 s by
+    default), at least 5 s. A transfer that keeps moving never hits it; a peer gone silent does."""
+    return max(5.0, 2.0 * float(keepalive_s or 15))
 
 
 class SSHSession(Session):
@@ -208,9 +210,9 @@ class SSHSession(Session):
     def sftp(self) -> paramiko.SFTPClient:
         if self._sftp is None:
             self._sftp = self.client.open_sftp()
-            # Without a timeout an SFTP read on a link that died silently waits forever; with it, the read fails
-            # and the follower reconnects.
-            self._sftp.get_channel().settimeout(SFTP_TIMEOUT_S)
+            # Without a timeout an SFTP read on a link that went silent waits forever; with it, the read fails
+            # (socket.timeout) and the follower reconnects.
+            self._sftp.get_channel().settimeout(silence_limit(getattr(self.target, "keepalive_s", None)))
         return self._sftp
 
     def run(self, command, *, timeout=120.0, stdin=None):

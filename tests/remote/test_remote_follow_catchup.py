@@ -55,3 +55,31 @@ def test_resets_during_a_large_catch_up_lose_and_duplicate_nothing(trusted, sshd
     assert stored == on_disk, f"{len(on_disk) - len(set(stored))} events lost in the registry"
     assert delivered == on_disk, "an event was lost or delivered twice"
     registry.close()
+
+
+def test_a_link_gone_silent_mid_catch_up_is_detected_and_followed_to_the_end(trusted, sshd, ssh_profile, work_root,
+                                                                            isolated_ssh_files):
+    """No reset, just silence: the follower notices within two keepalive intervals, says so, reconnects."""
+    import time
+
+    write_big_job(work_root / "big", 30_000)
+    relay = CuttingRelay(sshd.port, [1_500_000], stall=True)
+    profile = dataclasses.replace(ssh_profile, port=relay.port, keepalive_s=3)
+    key = sshd.public_host_key()
+    with open(isolated_ssh_files / "known_hosts", "a") as fh:
+        fh.write(f"[127.0.0.1]:{relay.port} {key.get_name()} {key.get_base64()}\n")
+    registry = JobRegistry()
+    registry.add_job(LaunchedJob("big", "big", profile.name, "direct", str(work_root / "big"), None, None, {}))
+    follower = Follower(registry.get("big"), lambda: open_session(profile), registry=registry, poll_s=0.05,
+                        reconnect_max_s=0.5)
+    started = time.monotonic()
+    updates = list(follower)
+    elapsed = time.monotonic() - started
+    relay.close()
+    assert relay.cut_count == 1
+    reconnecting = [u for u in updates if u.kind == "reconnecting"]
+    assert reconnecting and updates[-1].state == "finished"
+    assert elapsed < 60, f"a silent link took {elapsed:.0f} s to notice"
+    on_disk = [e.seq for e in read_events(work_root / "big" / "events.jsonl")]
+    assert [e.seq for e in registry.events("big")] == on_disk
+    registry.close()
