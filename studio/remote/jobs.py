@@ -9,7 +9,7 @@ from pathlib import Path
 from studio.paths import data_dir
 from studio.remote.connection import Session
 from studio.remote.errors import RemoteError
-from studio.remote.launch import CANCEL_FILE
+from studio.remote.launch import CANCEL_FILE, LAUNCH_SCRIPT
 from studio.remote.registry import JobRecord
 from worker.contract import EVAL_DIR, EVENTS_FILE, EXIT_CODE_FILE, FINAL_DIR, JOB_FILE, LOGS_DIR, PID_FILE, STATUS_FILE
 
@@ -22,11 +22,18 @@ def cancel_command(job: JobRecord, grace_s: float = 10.0) -> str:
         return mark + f"scancel {shlex.quote(str(job.slurm_job_id))} && echo scancelled"
     steps = max(1, int(grace_s / 0.2))
     # The wrapper is a session leader, so its pid is the process group of the whole job (torchrun and ranks).
-    # Zombies count as gone: some hosts have no reaper for orphans.
+    # Zombies count as gone: some hosts have no reaper for orphans. Nothing is signalled unless the pid file holds a
+    # plain pid above 1 and that process is still this job's wrapper (its working directory is the job directory;
+    # where there is no /proc, its command line runs the job's launch script): a reused pid is refused.
     return mark + (
         f"[ -f {PID_FILE} ] || {{ echo no-pid; exit 4; }}; p=$(cat {PID_FILE}); "
+        "case \"$p\" in ''|*[!0-9]*) echo bad-pid; exit 5;; esac; [ \"$p\" -gt 1 ] || { echo bad-pid; exit 5; }; "
+        "here=$(pwd -P); "
         "alive() { ps -eo pgid=,stat= | awk -v g=\"$p\" '$1==g && $2 !~ /^Z/ {n++} END {exit n>0?0:1}'; }; "
+        "ours() { if [ -d /proc/self ]; then [ \"$(readlink \"/proc/$p/cwd\" 2>/dev/null)\" = \"$here\" ]; "
+        f"else ps -o args= -p \"$p\" 2>/dev/null | grep -q {shlex.quote(LAUNCH_SCRIPT)}; fi; }}; "
         "alive || { echo not-running; exit 0; }; "
+        "ours || { echo not-this-job; exit 6; }; "
         "kill -TERM \"-$p\" 2>/dev/null; i=0; "
         f"while alive && [ $i -lt {steps} ]; do sleep 0.2; i=$((i+1)); done; "
         "if alive; then kill -KILL \"-$p\" 2>/dev/null; echo killed; else echo terminated; fi"
@@ -40,6 +47,11 @@ def cancel(job: JobRecord, session: Session, *, grace_s: float = 10.0, registry=
         raise RemoteError(f"The job directory {job.remote_dir} of {job.id} no longer exists on {job.host}.")
     if result.status == 4:
         raise RemoteError(f"Job {job.id} has no pid file yet; it may not have started (see its launcher.log).")
+    if result.status == 5:
+        raise RemoteError(f"The pid file of job {job.id} does not hold a job's process id; nothing was signalled.")
+    if result.status == 6:
+        raise RemoteError(f"The process named by the pid file of job {job.id} is no longer this job (its pid was "
+                          f"reused); nothing was signalled.")
     result.check(f"cancelling job {job.id}")
     outcome = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     if registry is not None and outcome in ("killed", "terminated"):

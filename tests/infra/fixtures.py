@@ -38,8 +38,12 @@ def sshd(tmp_path_factory):
 def work_root(tmp_path):
     root = tmp_path / "jobs"
     yield root
+    # Kill what a test left running, but only a job's own wrapper: a pid above 1 whose working directory is still
+    # its job directory (tests write hostile pid files on purpose: 0 or 1 here would kill this run or init's group).
     for pid_file in root.glob("*/pid"):
         try:
-            os.killpg(int(pid_file.read_text().strip()), 9)
-        except (ValueError, ProcessLookupError, PermissionError):
+            pid = int(pid_file.read_text().strip())
+            if pid > 1 and os.path.realpath(f"/proc/{pid}/cwd") == os.path.realpath(pid_file.parent):
+                os.killpg(pid, 9)
+        except (ValueError, OSError):
             pass
