@@ -20,6 +20,12 @@ LAUNCHERS = ("direct", "slurm", "local")
 HOSTS_FILE = "hosts.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# SLURM's own syntax: partition and account names (a partition may be a comma-separated list), and --time in one
+# of sbatch's formats (minutes, m:s, h:m:s, d-h, d-h:m, d-h:m:s, UNLIMITED). Anything else, a space or a newline
+# above all, would add options or shell lines to job.sbatch.
+_SLURM_NAME = re.compile(r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
+_SLURM_TIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}(:\d{1,2}(:\d{1,2})?)?|UNLIMITED|INFINITE)$")
+_SLURM_EXTRA = re.compile(r"^(#SBATCH\s+)?--[a-z][a-z0-9-]*(=[^\s'\"\\`$;|&<>]+)?$")
 
 
 @dataclass
@@ -73,9 +79,19 @@ class HostProfile:
                 raise HostProfileError(f"Environment variable name {key!r} is not valid.", field=f"env.{key}")
         if self.launcher != "slurm" and self.nodes != 1:
             raise HostProfileError(f"{self.launcher} launcher runs on one node, got nodes={self.nodes}.", field="nodes")
+        for name, label in (("slurm_partition", "partition"), ("slurm_account", "account")):
+            value = getattr(self, name)
+            if value is not None and value != "" and not _SLURM_NAME.fullmatch(value):
+                raise HostProfileError(f"SLURM {label} {value!r} is not a {label} name (letters, digits, '.', '_', "
+                                       f"'-'; no spaces).", field=name)
+        if self.slurm_time and not _SLURM_TIME.fullmatch(self.slurm_time):
+            raise HostProfileError(f"SLURM time {self.slurm_time!r} is not in sbatch's format (e.g. 90, 24:00:00, "
+                                   f"1-00:00:00).", field="slurm_time")
         for line in self.slurm_extra:
-            if "\n" in line:
-                raise HostProfileError("An extra SLURM directive must be a single line.", field="slurm_extra")
+            if not _SLURM_EXTRA.fullmatch(line.strip()):
+                raise HostProfileError(f"The extra SLURM directive {line!r} must be one sbatch option such as "
+                                       f"--gres=gpu:8 (a single line, no spaces or shell characters).",
+                                       field="slurm_extra")
 
     @property
     def remote_python(self) -> str:
