@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from studio.errors import LinguaTuneError, PlanningError
 from studio.planning.budget import compact_pairs, parse_budget
-from studio.planning.languages import PAPER_LANGUAGES, load_catalogue
+from studio.planning.languages import PAPER_LANGUAGES, is_synthetic, load_catalogue
 from studio.planning.laws import ScalingLaw
 from studio.planning.plan import Plan, load_plan, make_plan, save_plan
 from studio.planning.prior import PRIOR_NOTE
@@ -666,6 +666,10 @@ class PlanPage(QWidget):
         text += "."
         if prior:
             text += f" Prior for {', '.join(prior)}."
+        synthetic = [c for c in self.inputs.languages if is_synthetic(self.catalogue.get(c))]
+        if synthetic:
+            text += (f" <b>SYNTHETIC</b>: {', '.join(synthetic)} are demo-world languages; their scores measure the "
+                     f"method on synthetic data, not a real language.")
         self.law_source_label.setText(text)
 
     def _update_banner(self, plan: Plan | None) -> None:

@@ -46,6 +46,7 @@ def test_calibrate_from_the_dialog_fits_laws_to_the_pilots(qtbot, monkeypatch):
     assert counts == sorted(counts) and counts[0] < 6 and counts[-1] == 6
     assert any(laws and n < 6 for n, laws in seen)
     assert "6 of 6 pilots measured" in page.calibration_label.text()
+    assert "SYNTHETIC" in page.law_source_label.text()  # the demo languages are marked wherever laws are shown
     assert set(page.inputs.laws) == {"demo_lex", "demo_sov"} and progress.sweep_id in page.inputs.law_source
     assert page.plan is not None and not any(lp.prior for lp in page.plan.languages)
     assert {c: len(r.points) for c, r in page.fit_results.items()} == {"demo_lex": 3, "demo_sov": 3}
