@@ -107,21 +107,24 @@ class SweepPrinter:
         self.started: set[str] = set()
 
     def __call__(self, job_id: str, update: Any) -> None:
+        from studio.session.monitor import printable
+
         label = self.labels.get(job_id, job_id)
         if isinstance(update, Exception):
-            self._out(f"  {label}: following failed: {update}")
+            self._out(f"  {label}: following failed: {printable(update)}")
             return
         for event in update.events:
             if event.kind == "train" and job_id not in self.started:
                 self.started.add(job_id)
                 self._out(f"  {label}: training ({job_id})")
-            if event.kind == "eval" and event.get("metric") == self.metric \
+            value = event.get("value")
+            if event.kind == "eval" and event.get("metric") == self.metric and isinstance(value, (int, float)) \
                     and str(event.get("direction", "")).startswith("en-"):
                 se = event.get("se")
                 noise = f" ± {se:.1f}" if isinstance(se, (int, float)) else ""
-                self._out(f"  {label}: {self.metric} {event.get('direction')} = {event.get('value'):.1f}{noise}")
+                self._out(f"  {label}: {self.metric} {printable(event.get('direction'))} = {value:.1f}{noise}")
         if update.kind == "ended":
-            self._out(f"  {label}: {update.state}" + (f" ({update.message})" if update.message else ""))
+            self._out(f"  {label}: {update.state}" + (f" ({printable(update.message)})" if update.message else ""))
 
     def _out(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -135,3 +135,23 @@ def test_a_job_killed_while_waiting_does_not_block_the_queue(here, work_root):  
         os.killpg(int((waiting / "pid").read_text()), signal.SIGKILL)
         final = calibrate.follow_jobs(ids, registry, lambda: open_session(here), poll_s=0.05)
     assert final[ids[0]] == final[ids[2]] == "finished" and final[ids[1]] == "lost"
+
+
+def test_the_sweep_printer_escapes_control_characters_and_skips_malformed_scores():
+    import io
+
+    from studio.commands.calibrate import SweepPrinter
+    from studio.remote.follow import FollowUpdate
+    from worker.contract import Event
+
+    def eval_event(seq, direction, value):
+        return Event.from_dict({"v": 1, "seq": seq, "time": 0.0, "kind": "eval", "step": 1, "lang": "x",
+                                "metric": "chrf", "direction": direction, "value": value, "se": 0.1})
+
+    out = io.StringIO()
+    printer = SweepPrinter({"j": "x 40"}, "chrf", out)
+    printer("j", FollowUpdate("events", events=[eval_event(1, "en-\x1b[31mx", 5.0), eval_event(2, "en-x", "bad")]))
+    printer("j", FollowUpdate("ended", state="failed", message="boom\x1b[2J"))
+    text = out.getvalue()
+    assert "\x1b" not in text and "\\x1b[31m" in text and "\\x1b[2J" in text
+    assert text.count("chrf") == 1  # the malformed score is not printed (nor does it crash the printer)
