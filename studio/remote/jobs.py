@@ -21,22 +21,36 @@ def cancel_command(job: JobRecord, grace_s: float = 10.0) -> str:
     if job.launcher == "slurm":
         return mark + f"scancel {shlex.quote(str(job.slurm_job_id))} && echo scancelled"
     steps = max(1, int(grace_s / 0.2))
-    # The wrapper is a session leader, so its pid is the process group of the whole job (torchrun and ranks).
-    # Zombies count as gone: some hosts have no reaper for orphans. Nothing is signalled unless the pid file holds a
-    # plain pid above 1 and that process is still this job's wrapper (its working directory is the job directory;
-    # where there is no /proc, its command line runs the job's launch script): a reused pid is refused.
+    # SIGTERM goes to the wrapper's process group (the wrapper is a session leader: its pid is the group of the job,
+    # torchrun included); torchrun forwards it to the ranks. torch starts every rank in a session of its own, so the
+    # group does not reach them: on a host with /proc the job's processes are found by their working directory (the
+    # job directory, which the wrapper enters and every child inherits), followed through the grace period, and
+    # killed one by one after it. The answer is checked: "survivors" (exit 7) if any still lives.
+    # Nothing is signalled unless the pid file holds a plain pid above 1 and that process is still this job's wrapper
+    # (its working directory is the job directory; without /proc its command line runs launch.sh): a reused pid is
+    # refused. The cancel shell itself leaves the job directory so that it is not counted as one of the job's.
     return mark + (
         f"[ -f {PID_FILE} ] || {{ echo no-pid; exit 4; }}; p=$(cat {PID_FILE}); "
         "case \"$p\" in ''|*[!0-9]*) echo bad-pid; exit 5;; esac; [ \"$p\" -gt 1 ] || { echo bad-pid; exit 5; }; "
-        "here=$(pwd -P); "
-        "alive() { ps -eo pgid=,stat= | awk -v g=\"$p\" '$1==g && $2 !~ /^Z/ {n++} END {exit n>0?0:1}'; }; "
-        "ours() { if [ -d /proc/self ]; then [ \"$(readlink \"/proc/$p/cwd\" 2>/dev/null)\" = \"$here\" ]; "
-        f"else ps -o args= -p \"$p\" 2>/dev/null | grep -q {shlex.quote(LAUNCH_SCRIPT)}; fi; }}; "
+        "here=$(pwd -P); cd / || exit 3; "
+        "if [ -d /proc/self ]; then "
+        "  mine() { [ \"$(readlink \"/proc/$1/cwd\" 2>/dev/null)\" = \"$here\" ]; }; "
+        "  ours() { mine \"$p\"; }; "
+        "  m=''; for d in /proc/[0-9]*; do q=${d#/proc/}; mine \"$q\" && m=\"$m $q\"; done; "
+        "  alive() { for q in $m; do mine \"$q\" && return 0; done; return 1; }; "
+        "  finish() { kill -KILL \"-$p\" 2>/dev/null; for q in $m; do mine \"$q\" && kill -KILL \"$q\" 2>/dev/null; done; }; "
+        "else "
+        "  alive() { ps -eo pgid=,stat= | awk -v g=\"$p\" '$1==g && $2 !~ /^Z/ {n++} END {exit n>0?0:1}'; }; "
+        f"  ours() {{ ps -o args= -p \"$p\" 2>/dev/null | grep -q {shlex.quote(LAUNCH_SCRIPT)}; }}; "
+        "  finish() { kill -KILL \"-$p\" 2>/dev/null; }; "
+        "fi; "
         "alive || { echo not-running; exit 0; }; "
         "ours || { echo not-this-job; exit 6; }; "
         "kill -TERM \"-$p\" 2>/dev/null; i=0; "
         f"while alive && [ $i -lt {steps} ]; do sleep 0.2; i=$((i+1)); done; "
-        "if alive; then kill -KILL \"-$p\" 2>/dev/null; echo killed; else echo terminated; fi"
+        "alive || { echo terminated; exit 0; }; "
+        "finish; i=0; while alive && [ $i -lt 25 ]; do sleep 0.2; i=$((i+1)); done; "
+        "if alive; then echo survivors; exit 7; fi; echo killed"
     )
 
 
@@ -49,6 +63,8 @@ def cancel(job: JobRecord, session: Session, *, grace_s: float = 10.0, registry=
         raise RemoteError(f"Job {job.id} has no pid file yet; it may not have started (see its launcher.log).")
     if result.status == 5:
         raise RemoteError(f"The pid file of job {job.id} does not hold a job's process id; nothing was signalled.")
+    if result.status == 7:
+        raise RemoteError(f"Job {job.id}: some of its processes survived SIGKILL; check the host ({job.host}).")
     if result.status == 6:
         raise RemoteError(f"The process named by the pid file of job {job.id} is no longer this job (its pid was "
                           f"reused); nothing was signalled.")
