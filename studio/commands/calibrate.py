@@ -198,9 +198,8 @@ def follow_sweep(sweep, registry, host: str | None, trust: str | None) -> dict[s
     return final
 
 
-def report_fit(registry, ids: Sequence[str], metric: str, form: str, output: str | None,
-               quiet: bool = False) -> int:
-    from studio.planning.fitting import save_laws
+def report_fit(registry, ids: Sequence[str], metric: str, form: str, output: str | None) -> int:
+    """Fit laws to the measured pilots of sweeps or jobs ``ids``, print the points and the laws, write ``output``."""
     from studio.session import calibrate
 
     points, skipped = calibrate.sweep_measurements(registry, ids, metric)
@@ -209,8 +208,7 @@ def report_fit(registry, ids: Sequence[str], metric: str, form: str, output: str
     results = calibrate.fit_points(points, form=form)
     rows = [[p.language, str(p.pairs), f"{p.value:.2f}", "-" if p.se is None else f"{p.se:.2f}", p.job_id]
             for p in sorted(points, key=lambda p: (p.language, p.pairs))]
-    if not quiet:
-        print(table(["language", "pairs", metric, "s.e.", "job"], rows))
+    print(table(["language", "pairs", metric, "s.e.", "job"], rows))
     law_rows = []
     for code, result in results.items():
         params = ", ".join(f"{k}={v:.4g}" for k, v in result.law.params().items())

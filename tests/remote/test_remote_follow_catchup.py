@@ -30,22 +30,29 @@ def write_big_job(job_dir, events: int) -> int:
     return (job_dir / "events.jsonl").stat().st_size
 
 
+def follow_through(relay, sshd, ssh_profile, known_hosts, job_dir, **profile_changes):
+    """Follow the finished job in ``job_dir`` to its end over ``relay`` (a trusted port serving the test sshd's key);
+    returns the registry (still open) and every update the follower gave."""
+    profile = dataclasses.replace(ssh_profile, port=relay.port, **profile_changes)
+    key = sshd.public_host_key()  # the relay's port serves the same host key
+    with open(known_hosts, "a") as fh:
+        fh.write(f"[127.0.0.1]:{relay.port} {key.get_name()} {key.get_base64()}\n")
+    registry = JobRegistry()
+    registry.add_job(LaunchedJob("big", "big", profile.name, "direct", str(job_dir), None, None, {}))
+    follower = Follower(registry.get("big"), lambda: open_session(profile), registry=registry, poll_s=0.05,
+                        reconnect_max_s=0.5)
+    updates = list(follower)
+    relay.close()
+    return registry, updates
+
+
 @pytest.mark.parametrize("cuts", [[3_000_000], [2_500_000, 1_500_000], [1_200_000, 900_000, 4_000_000]])
 def test_resets_during_a_large_catch_up_lose_and_duplicate_nothing(trusted, sshd, ssh_profile, work_root, cuts,
                                                                    isolated_ssh_files):
     size = write_big_job(work_root / "big", 60_000)
     assert size > 9_000_000
     relay = CuttingRelay(sshd.port, cuts)
-    profile = dataclasses.replace(ssh_profile, port=relay.port)
-    key = sshd.public_host_key()  # the relay's port serves the same host key
-    with open(isolated_ssh_files / "known_hosts", "a") as fh:
-        fh.write(f"[127.0.0.1]:{relay.port} {key.get_name()} {key.get_base64()}\n")
-    registry = JobRegistry()
-    registry.add_job(LaunchedJob("big", "big", profile.name, "direct", str(work_root / "big"), None, None, {}))
-    follower = Follower(registry.get("big"), lambda: open_session(profile), registry=registry, poll_s=0.05,
-                        reconnect_max_s=0.5)
-    updates = list(follower)
-    relay.close()
+    registry, updates = follow_through(relay, sshd, ssh_profile, isolated_ssh_files / "known_hosts", work_root / "big")
     assert relay.cut_count == len(cuts), "the link was not cut as planned"
     assert updates[-1].kind == "ended" and updates[-1].state == "finished"
     assert any(u.kind == "reconnecting" for u in updates)
@@ -64,18 +71,10 @@ def test_a_link_gone_silent_mid_catch_up_is_detected_and_followed_to_the_end(tru
 
     write_big_job(work_root / "big", 30_000)
     relay = CuttingRelay(sshd.port, [1_500_000], stall=True)
-    profile = dataclasses.replace(ssh_profile, port=relay.port, keepalive_s=3)
-    key = sshd.public_host_key()
-    with open(isolated_ssh_files / "known_hosts", "a") as fh:
-        fh.write(f"[127.0.0.1]:{relay.port} {key.get_name()} {key.get_base64()}\n")
-    registry = JobRegistry()
-    registry.add_job(LaunchedJob("big", "big", profile.name, "direct", str(work_root / "big"), None, None, {}))
-    follower = Follower(registry.get("big"), lambda: open_session(profile), registry=registry, poll_s=0.05,
-                        reconnect_max_s=0.5)
     started = time.monotonic()
-    updates = list(follower)
+    registry, updates = follow_through(relay, sshd, ssh_profile, isolated_ssh_files / "known_hosts", work_root / "big",
+                                       keepalive_s=3)
     elapsed = time.monotonic() - started
-    relay.close()
     assert relay.cut_count == 1
     reconnecting = [u for u in updates if u.kind == "reconnecting"]
     assert reconnecting and updates[-1].state == "finished"
