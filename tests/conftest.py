@@ -61,3 +61,21 @@ def demo_job_record(real_demo_job, demo_job_dir):
 
     with JobRegistry() as registry:
         return real_demo_job.register(registry, demo_job_dir)
+
+
+# --- Hang watchdog (tests/infra/watchdog.py; see [tool.pytest.ini_options] in pyproject.toml) -------------------
+from tests.infra.watchdog import pytest_configure, pytest_runtest_protocol  # noqa: E402,F401 (hooks, by name)
+
+
+# --- Python's garbage collection on the GUI thread in GUI tests, as the studio does (studio/ui/gcpin.py) ----------
+@pytest.fixture(autouse=True)
+def _gc_on_gui_thread(request):
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    from studio.ui.gcpin import GuiThreadCollector
+
+    collector = GuiThreadCollector(request.getfixturevalue("qapp"))
+    yield collector
+    collector.stop()
+    collector.setParent(None)

@@ -6,7 +6,8 @@ import sys
 
 
 def create_application(argv: list[str] | None = None):
-    """The QApplication (the existing one when there is one), with the studio's names and the Fusion style."""
+    """The QApplication (the existing one when there is one), with the studio's names and the Fusion style, and
+    Python's garbage collection pinned to the GUI thread (studio/ui/gcpin.py)."""
     from PySide6.QtWidgets import QApplication
 
     from studio.ui.settings import APPLICATION, ORGANISATION
@@ -18,6 +19,9 @@ def create_application(argv: list[str] | None = None):
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("LinguaTune Studio")
     app.setStyle("Fusion")
+    from studio.ui.gcpin import pin_garbage_collection
+
+    pin_garbage_collection(app)
     return app
 
 

@@ -85,8 +85,8 @@ def worker_env() -> dict[str, str]:
 def launch(job: Path, nproc: int = 2) -> subprocess.Popen:
     """Start the worker on ``job`` (torchrun with ``nproc`` CPU ranks, or one plain process) in its own session."""
     if nproc > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc), "--master-port",
-               str(_free_port()), "-m", "worker.cli", "run", str(job)]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+               "-m", "worker.cli", "run", str(job)]
     else:
         cmd = [sys.executable, "-m", "worker.cli", "run", str(job)]
     log = open(job.parent / f"{job.name}.launcher.log", "ab")
@@ -125,10 +125,3 @@ def losses_by_step(job: Path) -> dict[int, float]:
 def exit_code(job: Path) -> int:
     return int((job / EXIT_CODE_FILE).read_text().strip())
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
