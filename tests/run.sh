@@ -56,8 +56,10 @@ set +e
 echo "tests/run.sh: lint-imports (the house plan's import contracts)"
 "$PY" -c 'import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())' --no-cache
 lint_rc=$?
-"$PY" -m pytest tests "$@"
+# A last backstop under the per-test watchdog (tests/infra/watchdog.py): the whole run never outlives an hour.
+timeout --kill-after=30 "${LINGUATUNE_TEST_RUN_LIMIT_S:-3600}" "$PY" -m pytest tests "$@"
 rc=$?
+((rc != 124)) || echo "tests/run.sh: pytest ran past ${LINGUATUNE_TEST_RUN_LIMIT_S:-3600} s and was stopped." >&2
 set -e
 if ((lint_rc != 0)); then
   echo "tests/run.sh: lint-imports found broken import contracts (see above); the run fails." >&2
