@@ -59,7 +59,7 @@ def test_the_demo_report_holds_every_phase(loop):
 
 
 def test_the_laws_come_from_the_pilots_and_the_plan_is_their_optimum(loop):
-    from studio.planning.fitting import load_laws
+    from studio.planning.fitting import load_laws_with_evidence
     from studio.planning.plan import load_plan, make_plan
 
     home, report, _ = loop
@@ -68,8 +68,14 @@ def test_the_laws_come_from_the_pilots_and_the_plan_is_their_optimum(loop):
     assert set(laws_doc["laws"]) == set(LANGUAGES)
     plan = load_plan(report["plan"])
     assert report["sweep"] in plan.law_source
-    again = make_plan(list(LANGUAGES), BUDGET, laws=load_laws(report["laws"]), floors=min(SIZES))
+    laws, evidence = load_laws_with_evidence(report["laws"])
+    again = make_plan(list(LANGUAGES), BUDGET, laws=laws, evidence=evidence, floors=min(SIZES))
     assert {lp.code: lp.pairs for lp in plan.languages} == {lp.code: lp.pairs for lp in again.languages}
+    # The pilots' own sampling errors (segment bootstrap) drove the replicates: a robust plan with an interval.
+    assert plan.allocation == "robust" and plan.gain_interval is not None
+    assert all(lp.measured == (float(min(SIZES)), float(max(SIZES))) for lp in plan.languages)
+    assert all(e["noise_source"] == "the measurements' sampling errors" for e in laws_doc["laws"].values())
+    assert report["predicted_gain"]["interval"] == list(plan.gain_interval)
     assert all(lp.pairs >= min(SIZES) and not lp.prior for lp in plan.languages)
     assert sum(lp.pairs for lp in plan.languages) == BUDGET
 

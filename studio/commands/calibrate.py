@@ -212,9 +212,12 @@ def report_fit(registry, ids: Sequence[str], metric: str, form: str, output: str
     law_rows = []
     for code, result in results.items():
         params = ", ".join(f"{k}={v:.4g}" for k, v in result.law.params().items())
-        law_rows.append([code, result.law.form, params, str(result.n_points), f"{result.r2:.4f}",
-                         f"{result.rmse:.3g}", "yes" if result.pooled else "no"])
-    print(table(["language", "form", "parameters", "points", "R2", "RMSE", "pooled"], law_rows))
+        law_rows.append([code, result.law.form, params, str(result.n_points), result.quality(),
+                         f"{result.rmse:.3g}", "yes" if result.pooled else "no", "; ".join(result.flags) or "-"])
+    print(table(["language", "form", "parameters", "points", "fit", "RMSE", "pooled", "flags"], law_rows))
+    from studio.commands.planning import fit_footer
+
+    print(fit_footer(results))
     note = synthetic_note(list(results))
     if note:
         print(note)

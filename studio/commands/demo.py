@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from studio.commands.planning import render_plan
+from studio.commands.planning import fit_footer, render_plan
 from studio.errors import LinguaTuneError
 from studio.session.calibrate import DEMO_SIZES
 
@@ -98,13 +98,18 @@ def run_loop_demo(args) -> int:
                     [[p.language, str(p.pairs), f"{p.value:.1f}", f"{p.se:.1f}" if p.se is not None else "-"]
                      for p in sorted(points, key=lambda p: (p.language, p.pairs))]))
         results = calibrate.fit_points(points)
-        print(table(["language", "law", "R2", "RMSE"],
-                    [[c, ", ".join(f"{k}={v:.3g}" for k, v in r.law.params().items()), f"{r.r2:.3f}",
-                      f"{r.rmse:.2f}"] for c, r in results.items()]))
+        print(table(["language", "law", "fit", "RMSE", "flags"],
+                    [[c, ", ".join(f"{k}={v:.3g}" for k, v in r.law.params().items()), r.quality(),
+                      f"{r.rmse:.2f}", "; ".join(r.flags) or "-"] for c, r in results.items()]))
+        print(fit_footer(results))
         laws_path = write_laws(results, out_dir / f"demo-laws-{stamp}.json", [sweep.id], "chrf")
         # 3. plan
         # Every language keeps at least the smallest pilot's pairs: below it the laws would be extrapolations.
-        plan = make_plan(languages, budget, laws={c: r.law for c, r in results.items()}, floors=min(sizes),
+        # Planned from the laws file just written, exactly as `linguatune plan --laws` would.
+        from studio.planning.fitting import load_laws_with_evidence
+
+        file_laws, evidence = load_laws_with_evidence(laws_path)
+        plan = make_plan(languages, budget, laws=file_laws, evidence=evidence, floors=min(sizes),
                          law_source=f"fitted to pilot sweep {sweep.id} (chrF)")
         plan_path = save_plan(plan, out_dir / f"demo-plan-{stamp}.json")
         print(f"\n3. The optimal plan of {plan.budget} pairs under those laws, at least {min(sizes)} per language "
@@ -132,7 +137,10 @@ def run_loop_demo(args) -> int:
             "sweep": sweep.id,
             "pilots": [p.to_dict() for p in points],
             "laws": str(laws_path),
-            "law_fits": {c: {"r2": r.r2, "rmse": r.rmse, **r.law.to_dict()} for c, r in results.items()},
+            "law_fits": {c: {"r2": r.r2, "quality": r.quality(), "rmse": r.rmse, "flags": r.flags,
+                             **r.law.to_dict()} for c, r in results.items()},
+            "predicted_gain": {"headline": plan.headline(), "gain": plan.headline_gain,
+                               "interval": plan.gain_interval, "allocation": plan.allocation},
             "plan": str(plan_path),
             "final": {arm.name: {"job_id": arm.job_id, "pairs": arm.pairs,
                                  "predicted": arm.predicted, "measured": arm.measured, "se": arm.se}

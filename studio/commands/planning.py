@@ -49,7 +49,14 @@ def register(sub) -> None:
     plan.add_argument("--budget", required=True, metavar="PAIRS", help="e.g. 600000, 600k, 1.2M")
     plan.add_argument("--laws", metavar="LAWS.json", help="fitted laws (languages without one use the prior)")
     plan.add_argument("--objective", choices=("sum", "maxmin"), default="sum")
-    plan.add_argument("--min", dest="floor", default="0", metavar="N", help="at least N pairs per language")
+    plan.add_argument("--min", dest="floor", default=None, metavar="N",
+                      help="at least N pairs per language (default: each measured language's smallest pilot size, "
+                           "so no law is extrapolated below its pilots; 0 for languages on the prior)")
+    plan.add_argument("--allocation", choices=("auto", "point", "robust"), default="auto",
+                      help="robust: maximise the expected objective over the laws' bootstrap replicates; point: "
+                           "trust the point estimates; auto (default): robust whenever the laws have replicates")
+    plan.add_argument("--max-extrapolation", type=float, default=None, metavar="K",
+                      help="give no measured language more than K times its largest pilot size")
     plan.add_argument("--cap", action="append", default=[], metavar="LANG=N", help="pairs available (repeatable)")
     plan.add_argument("--weight", action="append", default=[], metavar="LANG=W", help="objective weight (repeatable)")
     plan.add_argument("-o", "--output", metavar="PLAN", help="write the plan (.json, .yaml, .csv or .md)")
@@ -106,12 +113,25 @@ def run_fit(args) -> int:
     rows = []
     for code, result in results.items():
         params = ", ".join(f"{k}={v:.4g}" for k, v in result.law.params().items())
-        rows.append([code, result.law.form, params, str(result.n_points), f"{result.r2:.4f}", f"{result.rmse:.3g}",
-                     "yes" if result.pooled else "no"])
-    print(table(["language", "form", "parameters", "points", "R2", "RMSE", "pooled"], rows,
-                 [False, False, False, True, True, True, False]))
+        rows.append([code, result.law.form, params, str(result.n_points), result.quality(),
+                     f"{result.rmse:.3g}", "yes" if result.pooled else "no", "; ".join(result.flags) or "-"])
+    print(table(["language", "form", "parameters", "points", "fit", "RMSE", "pooled", "flags"], rows,
+                 [False, False, False, True, False, True, False, False]))
+    print(fit_footer(results))
     print(f"Wrote {len(results)} law(s) to {output}")
     return 0
+
+
+def fit_footer(results) -> str:
+    """How the bands were made: their level and the noise the bootstrap drew with."""
+    from studio.planning.fitting import BAND_LEVEL
+
+    sources = sorted({r.noise_source for r in results.values() if r.noise_source})
+    if not sources:
+        return "No bootstrap (--bootstrap 0): no bands."
+    sd = sorted({round(r.noise_sd, 3) for r in results.values() if r.noise_sd is not None})
+    return (f"Bands: {100 * BAND_LEVEL:.0f}% pointwise, parametric bootstrap; noise per score "
+            f"{', '.join(f'{v:g}' for v in sd)} ({'; '.join(sources)}).")
 
 
 def run_plan(args) -> int:
@@ -119,7 +139,8 @@ def run_plan(args) -> int:
     from studio.session.planning import inputs_from_arguments, plan_from_inputs
 
     inputs = inputs_from_arguments(args.languages, args.budget, objective=args.objective, floor=args.floor,
-                                   caps=args.cap, weights=args.weight, laws_path=args.laws)
+                                   caps=args.cap, weights=args.weight, laws_path=args.laws,
+                                   allocation=args.allocation, max_extrapolation=args.max_extrapolation)
     plan = plan_from_inputs(inputs, strict=True)
     if args.output:
         save_plan(plan, args.output)
@@ -154,14 +175,21 @@ def render_plan(plan) -> str:
     )
     rows = [
         [lang.code, format_pairs(lang.pairs), format_pairs(lang.uniform_pairs), f"{lang.predicted:.2f}",
-         f"{lang.uniform_predicted:.2f}", f"{lang.gain:+.2f}", format_pairs(lang.cap)]
+         f"{lang.uniform_predicted:.2f}", f"{lang.gain:+.2f}", format_pairs(lang.cap),
+         lang.extrapolation_text() + (" [flagged]" if lang.flags else "")]
         for lang in plan.languages
     ]
     rows.append(["total", format_pairs(plan.allocated), format_pairs(sum(l.uniform_pairs for l in plan.languages)),
-                 f"{plan.predicted_total:.2f}", f"{plan.uniform_total:.2f}", f"{plan.total_gain:+.2f}", ""])
-    lines.append(table(["language", "pairs", "uniform pairs", "predicted", "uniform predicted", "gain", "cap"],
-                        rows, [False, True, True, True, True, True, True]))
-    lines.append(f"Total gain over the uniform split: {plan.total_gain:+.2f}")
+                 f"{plan.predicted_total:.2f}", f"{plan.uniform_total:.2f}", f"{plan.total_gain:+.2f}", "", ""])
+    if plan.objective == "maxmin":
+        rows.append(["lowest", "", "", f"{plan.minimum:.2f}", f"{plan.uniform_minimum:.2f}",
+                     f"{plan.headline_gain:+.2f}", "", ""])
+    lines.append(table(["language", "pairs", "uniform pairs", "predicted", "uniform predicted", "gain", "cap",
+                        "measured"], rows, [False, True, True, True, True, True, True, False]))
+    lines.append(f"Predicted gain over the uniform split: {plan.headline()}")
+    lines.append(f"Allocation: {plan.allocation}" + (
+        f" (expected score over {plan.replicates} bootstrap replicates of the laws)" if plan.allocation == "robust"
+        else " (the laws' point estimates)"))
     lines.append(marginal_sentence(plan))
     for warning in plan.warnings:
         lines.append(f"Warning: {warning}")

@@ -13,9 +13,17 @@ y = b + a*z with z = ln(1 + x/x0). The fit therefore
 The power form's a and g are not separately identifiable from measurements (only a*g^(-b) is), so fits keep g = 1.
 
 A *pooled* fit shares the non-linear parameter (the exponent b, or x0 for the log form) across languages with
-per-language linear ones; it serves languages with fewer measurements than the three parameters of a law. Bootstrap
-bands resample the residuals, refit by the same variable projection (vectorised over replicates, plain least
-squares) and take the 2.5th/97.5th percentiles of the curves on a log grid of pair counts.
+per-language linear ones; it serves languages with fewer measurements than the three parameters of a law.
+
+Uncertainty is a parametric bootstrap calibrated across languages (``_calibrate``): the noise of a score is the
+residual standard deviation pooled over every language that has residual degrees of freedom (a 3-point law through
+3 points has none and says nothing about noise alone), or a measurement's own sampling error where it is larger or
+where nothing was pooled; each replicate also redraws that pooled variance from its chi-square distribution, so few
+degrees of freedom give wider bands rather than falsely narrow ones. Every language is refitted to scores simulated
+at its law (alone, or in the pooled group with the shared exponent refitted too), by the same variable projection
+vectorised over replicates; the replicates give the 95% bands (``BAND_LEVEL``), the plan's gain interval and the
+robust allocation. A fit with no residual degrees of freedom reports no R^2 ("exact fit through n points"), and a
+law whose exponent sits on its bound, which came back flat, or whose ceiling the data cannot pin is flagged.
 """
 
 from __future__ import annotations
@@ -31,10 +39,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from studio.errors import FitError, PlanningError
 from studio.planning.laws import LAW_FORMS, LogLaw, PowerLaw, ScalingLaw
+from studio.planning.replicates import LEVEL as BAND_LEVEL
+from studio.planning.replicates import Evidence, LawReplicates
 
 LAWS_SCHEMA = "linguatune.laws/1"
 PARAMETERS_PER_LAW = 3
-BAND_LEVEL = 0.95
+# Score points per measurement, assumed only when no residual degrees of freedom and no sampling error exist.
+ASSUMED_NOISE_SD = 1.0
+# Below this exponent a power law is nearly a straight line in log pairs: its ceiling c is not pinned by the data.
+UNIDENTIFIED_CEILING_B = 0.05
 
 
 class LawsFormatError(PlanningError):
@@ -48,6 +61,7 @@ class Measurement:
     language: str
     pairs: float
     score: float
+    se: float | None = None  # the score's own sampling error (e.g. the worker's segment bootstrap), when known
 
 
 @dataclass
@@ -62,16 +76,48 @@ class Band:
 
 @dataclass
 class FitResult:
-    """A fitted law with its goodness of fit; ``pooled`` when its exponent was shared with other languages."""
+    """A fitted law with its goodness of fit; ``pooled`` when its exponent was shared with other languages.
+
+    ``r2`` is None when the law has as many free parameters as the language has measured sizes (``dof`` 0): an
+    exact fit through the points, whose quality the points cannot judge. ``flags`` say what a user must not read
+    into the law (exponent on a bound, a flat law, a ceiling the data do not pin). ``replicates`` are the
+    parametric bootstrap draws of the law; ``noise_sd`` the per-score noise they were drawn with and
+    ``noise_source`` where it came from."""
 
     language: str
     law: ScalingLaw
-    r2: float
+    r2: float | None
     rmse: float
     n_points: int
     pooled: bool
     band: Band | None
     points: list[Measurement] = field(default_factory=list)
+    dof: int = 0
+    flags: list[str] = field(default_factory=list)
+    replicates: LawReplicates | None = None
+    noise_sd: float | None = None
+    noise_source: str = ""
+
+    @property
+    def measured(self) -> tuple[float, float] | None:
+        """The smallest and largest pair counts this language was measured at."""
+        if not self.points:
+            return None
+        sizes = [p.pairs for p in self.points]
+        return (min(sizes), max(sizes))
+
+    @property
+    def sizes(self) -> int:
+        return len({p.pairs for p in self.points}) if self.points else self.n_points
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.measured, self.replicates, self.quality(), tuple(self.flags))
+
+    def quality(self) -> str:
+        """'R2 0.987', or 'exact fit through 3 sizes' when there is nothing left to judge the fit by."""
+        if self.r2 is None:
+            return f"exact fit through {self.sizes} size{'s' if self.sizes != 1 else ''}"
+        return f"R2 {self.r2:.3f}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -90,20 +136,26 @@ def _number(text: Any, what: str, where: str) -> float:
     return value
 
 
-def _measurement(language: Any, pairs: Any, score: Any, where: str, catalogue) -> Measurement:
+def _measurement(language: Any, pairs: Any, score: Any, where: str, catalogue, se: Any = None) -> Measurement:
     if not isinstance(language, str) or not language.strip():
         raise FitError(f"{where}: language must be a language code, got {language!r}.", field=where)
     x = _number(pairs, "pairs", where)
     if x <= 0:
         raise FitError(f"{where}: pairs must be positive, got {x:g}.", field=where)
     y = _number(score, "score", where)
+    error = None
+    if se is not None and str(se).strip() != "":
+        error = _number(se, "se", where)
+        if error < 0:
+            raise FitError(f"{where}: se must be 0 or more, got {error:g}.", field=where)
     code = catalogue.get(language.strip()).code if catalogue is not None else language.strip()
-    return Measurement(code, x, y)
+    return Measurement(code, x, y, error)
 
 
 def load_measurements(path, catalogue=None) -> list[Measurement]:
-    """Read pilot points from CSV (header ``language,pairs,score``; ``#`` lines are comments) or JSON (a list of
-    objects, or ``{"measurements": [...]}``). Codes are resolved through the language catalogue."""
+    """Read pilot points from CSV (header ``language,pairs,score`` and optionally ``se``, the score's sampling
+    error; ``#`` lines are comments) or JSON (a list of objects, or ``{"measurements": [...]}``). Codes are resolved
+    through the language catalogue."""
     if catalogue is None:
         from studio.planning.languages import load_catalogue
 
@@ -144,7 +196,7 @@ def _measurements_from_json(text: str, name: str, catalogue) -> list[Measurement
         for column in ("language", "pairs", "score"):
             if column not in row:
                 raise FitError(f"{where}: missing {column!r}.", field=where)
-        points.append(_measurement(row["language"], row["pairs"], row["score"], where, catalogue))
+        points.append(_measurement(row["language"], row["pairs"], row["score"], where, catalogue, row.get("se")))
     return points
 
 
@@ -168,9 +220,10 @@ def _measurements_from_csv(text: str, name: str, catalogue) -> list[Measurement]
         where = f"{name} line {number}"
         if len(cells) < len(header):
             raise FitError(f"{where}: expected {len(header)} columns, got {len(cells)}.", field=where)
+        se = cells[header.index("se")].strip() if "se" in header else None
         points.append(
             _measurement(cells[index["language"]], cells[index["pairs"]].strip(), cells[index["score"]].strip(),
-                         where, catalogue)
+                         where, catalogue, se)
         )
     return points
 
@@ -288,6 +341,7 @@ class _Group:
     x: np.ndarray
     y: np.ndarray
     member: np.ndarray  # language index of each point
+    se: np.ndarray | None = None  # each score's sampling error (nan: unknown)
 
 
 def _profile(form: _Form, group: _Group, theta: np.ndarray):
@@ -363,44 +417,129 @@ def _fit_group(form: _Form, group: _Group) -> tuple[float, np.ndarray, np.ndarra
     return float(v[0]), v[1 : L + 1], form.sign * v[L + 1 :]
 
 
-def _goodness(law: ScalingLaw, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _goodness(law: ScalingLaw, x: np.ndarray, y: np.ndarray, params: int) -> tuple[float | None, float, int]:
+    """R^2 (None without residual degrees of freedom), RMSE, and the residual degrees of freedom."""
     residual = y - law.value(x)
     ss_res = float(np.sum(residual**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     rmse = math.sqrt(ss_res / len(y))
+    dof = max(len(np.unique(x)) - params, 0) + (len(x) - len(np.unique(x)))
+    if dof <= 0:
+        return None, rmse, 0
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res <= 1e-12 else 0.0)
-    return r2, rmse
+    return r2, rmse, dof
+
+
+def _flags(form: _Form, law: ScalingLaw, theta: float, q: float, x: np.ndarray, y: np.ndarray) -> list[str]:
+    flags = []
+    lo, hi = form.theta_bounds(x)
+    span = hi - lo
+    if theta <= lo + 0.01 * span or theta >= hi - 0.01 * span:
+        name = "exponent b" if form.name == "power" else "x0"
+        value = law.params()["b"] if form.name == "power" else law.params()["x0"]
+        flags.append(f"{name} on its bound ({value:.3g}): the data do not pin it")
+    rise = float(law.value(float(x.max())) - law.value(float(x.min())))
+    if abs(q) < 1e-9 or rise < 0.05:
+        flags.append(f"flat: the law rises only {rise:.2g} points across the measured sizes")
+    elif form.name == "power" and law.params()["b"] < UNIDENTIFIED_CEILING_B:
+        flags.append(f"ceiling not identified (b = {law.params()['b']:.2g}, c = {law.params()['c']:.4g}): the "
+                     f"points are near a straight line in log pairs")
+    return flags
 
 
 def _band_grid(x: np.ndarray) -> np.ndarray:
     return np.geomspace(x.min() / 2.0, x.max() * 10.0, 60)
 
 
-def _bootstrap_band(
-    form: _Form, x: np.ndarray, fitted: np.ndarray, residuals: np.ndarray, n_params: int, theta_fixed: float | None,
-    x_ref: float, replicates: int, rng: np.random.Generator,
-) -> Band:
-    """Residual bootstrap: y* = fitted + resampled residuals, refit by variable projection, percentile band."""
-    n = len(x)
-    centred = residuals - residuals.mean()
-    dof = max(len(residuals) - n_params, 1)
-    centred = centred * math.sqrt(len(residuals) / dof)
-    draws = rng.integers(0, len(centred), size=(replicates, n))
-    y_star = fitted[None, :] + centred[draws]  # R x n
-    if theta_fixed is None:
-        grid = form.grid(x)
-        z = form.basis(x, grid)  # G x n
-        _, _, sse = _simple_regression(z[:, None, :], y_star[None, :, :], form.sign)  # G x R
-        theta = _parabolic_refine(grid, sse, np.argmin(sse, axis=0))
-    else:
-        theta = np.full(replicates, theta_fixed)
-    z_star = form.basis(x, theta)  # R x n
-    p, q, _ = _simple_regression(z_star, y_star, form.sign)
-    grid_x = _band_grid(x * x_ref)
-    curves = p[:, None] + q[:, None] * form.basis(grid_x / x_ref, theta)  # R x grid
-    tail = 100 * (1 - BAND_LEVEL) / 2
-    lower, upper = np.percentile(curves, [tail, 100 - tail], axis=0)
-    return Band(x=grid_x, lower=lower, upper=upper)
+@dataclass
+class _GroupFit:
+    """A group fit's point estimates, kept for its bootstrap: shared theta, per-language p and q."""
+
+    form: _Form
+    group: _Group
+    theta: float
+    p: np.ndarray
+    q: np.ndarray
+    x_ref: float
+
+    def fitted(self) -> np.ndarray:
+        m = self.group.member
+        return self.p[m] + self.q[m] * self.form.basis(self.group.x, self.theta)
+
+
+def _refit_replicates(fit: _GroupFit, y_star: np.ndarray, shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refit every replicate (rows of ``y_star``) by variable projection: theta (R,), p and q (R, L). ``shared``:
+    one theta per replicate for the whole group; otherwise the group is one language."""
+    form, group = fit.form, fit.group
+    grid = form.grid(group.x)
+    R, L = y_star.shape[0], len(group.codes)
+    sse = np.zeros((len(grid), R))
+    for l in range(L):
+        mask = group.member == l
+        z = form.basis(group.x[mask], grid)  # G x n_l
+        _, _, s = _simple_regression(z[:, None, :], y_star[None, :, mask], form.sign)  # G x R
+        sse += s
+    theta = _parabolic_refine(grid, sse, np.argmin(sse, axis=0))
+    lo, hi = form.theta_bounds(group.x)
+    theta = np.clip(theta, lo, hi)
+    p = np.empty((R, L))
+    q = np.empty((R, L))
+    for l in range(L):
+        mask = group.member == l
+        z = form.basis(group.x[mask], theta)  # R x n_l
+        p[:, l], q[:, l], _ = _simple_regression(z, y_star[:, mask], form.sign)
+    return theta, p, q
+
+
+def _replicate_params(form: _Form, p: np.ndarray, q: np.ndarray, theta: np.ndarray, x_ref: float) -> LawReplicates:
+    if form.name == "power":
+        return LawReplicates("power", {"c": p, "a": np.maximum(-q, 1e-12) * np.power(x_ref, theta), "b": theta})
+    return LawReplicates("log", {"a": np.maximum(q, 1e-12), "b": p, "x0": np.exp(theta) * x_ref})
+
+
+def _pooled_noise(results: dict[str, FitResult]) -> tuple[float | None, int]:
+    """The residual standard deviation pooled over every language with residual degrees of freedom."""
+    ss, dof = 0.0, 0
+    for result in results.values():
+        if result.dof > 0:
+            ss += result.rmse**2 * result.n_points
+            dof += result.dof
+    return (math.sqrt(ss / dof), dof) if dof else (None, 0)
+
+
+def _calibrate(results: dict[str, FitResult], groups: list[tuple[_GroupFit, list[str], bool]], bootstrap: int,
+               rng: np.random.Generator) -> None:
+    """Parametric bootstrap of every fit (see the module docstring); fills replicates, bands and noise."""
+    sigma, dof = _pooled_noise(results)
+    scale = np.sqrt(dof / rng.chisquare(dof, size=bootstrap)) if dof else np.ones(bootstrap)
+    for fit, keep, shared in groups:
+        codes, se = fit.group.codes, fit.group.se
+        if sigma is not None:
+            noise = np.fmax(np.full(len(se), sigma), np.nan_to_num(se, nan=0.0))
+            source = f"residual sd pooled over {dof} degree(s) of freedom"
+        elif np.all(np.isfinite(se)):
+            noise = np.maximum(se, 1e-3)
+            source = "the measurements' sampling errors"
+        else:
+            noise = np.where(np.isfinite(se), se, ASSUMED_NOISE_SD)
+            source = f"ASSUMED {ASSUMED_NOISE_SD:g} score point (no residual dof, no sampling errors)"
+        draw_scale = scale if sigma is not None else np.ones(bootstrap)
+        y_star = fit.fitted()[None, :] + draw_scale[:, None] * noise[None, :] * rng.standard_normal(
+            (bootstrap, len(noise)))
+        theta, p, q = _refit_replicates(fit, y_star, shared)
+        for l, code in enumerate(codes):
+            if code not in keep:
+                continue
+            result = results[code]
+            replicates = _replicate_params(fit.form, p[:, l], q[:, l], theta, fit.x_ref)
+            x = np.array([m.pairs for m in result.points], dtype=float)
+            grid_x = _band_grid(x)
+            lower, upper = replicates.band(grid_x, BAND_LEVEL)
+            result.replicates = replicates
+            result.band = Band(x=grid_x, lower=lower, upper=upper)
+            mask = fit.group.member == l
+            result.noise_sd = float(np.median(noise[mask]))
+            result.noise_source = source
 
 
 def fit_laws(
@@ -445,8 +584,11 @@ def fit_laws(
             )
     rng = np.random.default_rng(seed)
     results: dict[str, FitResult] = {}
+    groups: list[tuple[_GroupFit, list[str], bool]] = []
     for code in alone:
-        results[code] = _fit_languages(model, {code: by_language[code]}, [code], False, bootstrap, rng)[code]
+        fitted, fit = _fit_languages(model, {code: by_language[code]}, [code], False)
+        results[code] = fitted[code]
+        groups.append((fit, [code], False))
     if shared:
         # The pooled fit uses every language's points to pin the shared exponent; results are kept for `shared`.
         for code in shared:
@@ -464,23 +606,25 @@ def fit_laws(
                 f"more pair counts.",
                 field=shared[0],
             )
-        pooled_results = _fit_languages(model, by_language, shared, True, bootstrap, rng)
+        pooled_results, fit = _fit_languages(model, by_language, shared, True)
         results.update(pooled_results)
+        groups.append((fit, list(shared), True))
+    if bootstrap > 0:
+        _calibrate(results, groups, bootstrap, rng)
     return {code: results[code] for code in by_language}
 
 
 def _fit_languages(
-    model: _Form, by_language: dict[str, list[Measurement]], keep: Sequence[str], pooled: bool, bootstrap: int,
-    rng: np.random.Generator,
-) -> dict[str, FitResult]:
+    model: _Form, by_language: dict[str, list[Measurement]], keep: Sequence[str], pooled: bool,
+) -> tuple[dict[str, FitResult], _GroupFit]:
     codes = list(by_language)
     x_all = np.array([p.pairs for code in codes for p in by_language[code]], dtype=float)
     y_all = np.array([p.score for code in codes for p in by_language[code]], dtype=float)
+    se_all = np.array([np.nan if p.se is None else p.se for code in codes for p in by_language[code]], dtype=float)
     member = np.array([l for l, code in enumerate(codes) for _ in by_language[code]], dtype=np.intp)
     x_ref = float(np.exp(np.mean(np.log(x_all))))
-    group = _Group(codes, x_all / x_ref, y_all, member)
+    group = _Group(codes, x_all / x_ref, y_all, member, se_all)
     theta, p, q = _fit_group(model, group)
-    residuals_all = y_all - (p[member] + q[member] * model.basis(group.x, theta))
     out = {}
     for l, code in enumerate(codes):
         if code not in keep:
@@ -491,20 +635,10 @@ def _fit_languages(
             raise FitError(f"The fit for {code!r} gave an unusable law: {exc}", field=code) from None
         mask = member == l
         x, y = x_all[mask], y_all[mask]
-        r2, rmse = _goodness(law, x, y)
-        band = None
-        if bootstrap > 0:
-            if pooled:
-                # Shared exponent held fixed; residuals drawn from the whole pooled fit.
-                fitted = p[l] + q[l] * model.basis(x / x_ref, theta)
-                band = _bootstrap_band(model, x / x_ref, fitted, residuals_all, 1 + 2 * len(codes), theta, x_ref,
-                                       bootstrap, rng)
-            elif len(x) > PARAMETERS_PER_LAW:
-                fitted = p[l] + q[l] * model.basis(x / x_ref, theta)
-                band = _bootstrap_band(model, x / x_ref, fitted, y - fitted, PARAMETERS_PER_LAW, None, x_ref,
-                                       bootstrap, rng)
-        out[code] = FitResult(code, law, r2, rmse, int(len(x)), pooled, band, list(by_language[code]))
-    return out
+        r2, rmse, dof = _goodness(law, x, y, 2 if pooled else PARAMETERS_PER_LAW)
+        out[code] = FitResult(code, law, r2, rmse, int(len(x)), pooled, None, list(by_language[code]), dof=dof,
+                              flags=_flags(model, law, theta, float(q[l]), x, y))
+    return out, _GroupFit(model, group, theta, p, q, x_ref)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -515,8 +649,10 @@ def save_measurements(measurements: Sequence[Measurement], path, *, comment: str
     """Write measurements as the CSV ``load_measurements`` reads (``# comment`` lines, then language,pairs,score)."""
     from studio.planning.plan import write_text_atomic
 
-    lines = [f"# {line}" for line in comment.splitlines()] + ["language,pairs,score"]
-    lines += [f"{m.language},{m.pairs:g},{m.score:.6g}" for m in measurements]
+    with_se = any(m.se is not None for m in measurements)
+    lines = [f"# {line}" for line in comment.splitlines()] + ["language,pairs,score" + (",se" if with_se else "")]
+    lines += [f"{m.language},{m.pairs:g},{m.score:.6g}" + (("," + ("" if m.se is None else f"{m.se:.4g}"))
+                                                          if with_se else "") for m in measurements]
     write_text_atomic(Path(path), "\n".join(lines) + "\n")
 
 
@@ -531,7 +667,16 @@ def laws_document(results: dict[str, FitResult]) -> dict[str, Any]:
     laws = {}
     for code, result in results.items():
         entry = result.law.to_dict()
-        entry.update(r2=result.r2, rmse=result.rmse, n_points=result.n_points, pooled=result.pooled)
+        entry.update(r2=result.r2, rmse=result.rmse, n_points=result.n_points, dof=result.dof,
+                     pooled=result.pooled, flags=list(result.flags))
+        if result.r2 is None:
+            entry["quality"] = result.quality()
+        if result.measured is not None:
+            entry["measured"] = [result.measured[0], result.measured[1]]
+        if result.noise_sd is not None:
+            entry.update(noise_sd=result.noise_sd, noise_source=result.noise_source)
+        if result.replicates is not None:
+            entry["replicates"] = result.replicates.to_dict()
         if result.band is not None:
             entry["band"] = {
                 "level": result.band.level,
@@ -564,6 +709,28 @@ def load_laws(path, catalogue=None) -> dict[str, ScalingLaw]:
         raise LawsFormatError(f"Laws file {path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).",
                               field=str(path)) from None
     return laws_from_document(data, catalogue, source=path.name)
+
+
+def load_laws_with_evidence(path, catalogue=None) -> tuple[dict[str, ScalingLaw], dict[str, Evidence]]:
+    """A laws file's laws and, per language, what its pilots said (measured sizes, replicates, flags)."""
+    laws = load_laws(path, catalogue)
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return laws, evidence_from_document(data, catalogue, source=Path(path).name)
+
+
+def evidence_from_document(data: Any, catalogue=None, source: str = "laws file") -> dict[str, Evidence]:
+    out: dict[str, Evidence] = {}
+    for code, entry in (data.get("laws") or {}).items():
+        try:
+            evidence = Evidence.from_dict(entry)
+        except PlanningError as exc:
+            path = f"laws.{code}" + (f".{exc.field}" if exc.field else "")
+            raise LawsFormatError(f"{source}: {path}: {exc.message}", field=path) from None
+        if evidence.replicates is not None and evidence.replicates.form != entry.get("form"):
+            raise LawsFormatError(f"{source}: laws.{code}.replicates: their form differs from the law's.",
+                                  field=f"laws.{code}.replicates")
+        out[catalogue.get(code).code if catalogue is not None else code] = evidence
+    return out
 
 
 def laws_from_document(data: Any, catalogue=None, source: str = "laws file") -> dict[str, ScalingLaw]:

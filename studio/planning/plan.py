@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import yaml
 
 from studio.errors import PlanFormatError, PlanningError
@@ -31,10 +32,14 @@ from studio.planning.allocation import (
 from studio.planning.budget import format_pairs, parse_budget
 from studio.planning.laws import ScalingLaw
 from studio.planning.prior import PRIOR_NOTE, prior_law
+from studio.planning.replicates import LEVEL, Evidence
 
 PLAN_SCHEMA = "linguatune.plan/1"
 PLAN_FORMATS = (".json", ".yaml", ".yml", ".csv", ".md")
 MARGINAL_STEP = 1000
+ALLOCATIONS = ("auto", "point", "robust")
+# A language given more than this multiple of its largest measured size is marked (warning + plan field).
+EXTRAPOLATION_MARK = 10.0
 """The extra budget the plan's marginal value is quoted for ("1k more pairs buys ...")."""
 
 _LAW_COLUMNS = ("c", "a", "b", "g", "x0")
@@ -63,11 +68,35 @@ class LanguagePlan:
     law: ScalingLaw
     name: str | None = None
     prior: bool = False
+    measured: tuple[float, float] | None = None  # the smallest and largest pilot sizes of its law
+    flags: tuple[str, ...] = ()
+    quality: str = ""
 
     @property
     def gain(self) -> float:
         """Predicted score gained over the uniform split."""
         return self.predicted - self.uniform_predicted
+
+    @property
+    def extrapolation(self) -> dict[str, Any] | None:
+        """None when the plan's pairs lie within the measured sizes; else which side and by what factor."""
+        if self.measured is None:
+            return None
+        low, high = self.measured
+        if self.pairs > high:
+            return {"side": "above", "factor": self.pairs / high}
+        if self.pairs < low:
+            return {"side": "below", "factor": self.pairs / low}
+        return None
+
+    def extrapolation_text(self) -> str:
+        if self.prior or self.measured is None:
+            return "prior: not measured"
+        found = self.extrapolation
+        if found is None:
+            return "within pilots"
+        return f"{found['factor']:.1f}x the largest pilot" if found["side"] == "above" else (
+            f"{found['factor']:.2f}x the smallest pilot")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": self.code}
@@ -78,6 +107,13 @@ class LanguagePlan:
             uniform_pairs=self.uniform_pairs, uniform_predicted=self.uniform_predicted, prior=self.prior,
             law=self.law.to_dict(),
         )
+        if self.measured is not None:
+            data["measured"] = [self.measured[0], self.measured[1]]
+            data["extrapolation"] = self.extrapolation
+        if self.quality:
+            data["quality"] = self.quality
+        if self.flags:
+            data["flags"] = list(self.flags)
         return data
 
 
@@ -100,6 +136,11 @@ class Plan:
     created_at: str = ""
     law_source: str = "prior"
     gain_per_1k: float | None = None
+    allocation: str = "point"  # "point": on the laws' point estimates; "robust": expected score over replicates
+    gain_interval: tuple[float, float] | None = None  # of the headline gain, over the laws' replicates
+    gain_expected: float | None = None
+    gain_level: float = LEVEL
+    replicates: int = 0
 
     @property
     def allocated(self) -> int:
@@ -107,8 +148,47 @@ class Plan:
 
     @property
     def total_gain(self) -> float:
-        """Predicted objective gained over the uniform split."""
+        """Predicted sum (weighted) gained over the uniform split."""
         return self.predicted_total - self.uniform_total
+
+    @property
+    def minimum(self) -> float:
+        return min(language.predicted for language in self.languages)
+
+    @property
+    def uniform_minimum(self) -> float:
+        return min(language.uniform_predicted for language in self.languages)
+
+    @property
+    def headline_name(self) -> str:
+        """What the plan optimised: the lowest score for maxmin, the (weighted) sum otherwise."""
+        return "lowest score" if self.objective == "maxmin" else "sum of scores"
+
+    @property
+    def headline_gain(self) -> float:
+        """The optimised objective's predicted gain over the uniform split (the minimum's for maxmin)."""
+        if self.objective == "maxmin":
+            return self.minimum - self.uniform_minimum
+        return self.total_gain
+
+    @property
+    def distinguishable(self) -> bool | None:
+        """False when the gain interval contains 0 (None without replicates)."""
+        if self.gain_interval is None:
+            return None
+        return not (self.gain_interval[0] <= 0.0 <= self.gain_interval[1])
+
+    def headline(self) -> str:
+        """One line: the optimised objective's gain with its interval, and the sum beside a maxmin plan."""
+        text = f"{self.headline_name} {self.headline_gain:+.2f} over uniform"
+        if self.gain_interval is not None:
+            lo, hi = self.gain_interval
+            text += f" ({100 * self.gain_level:.0f}% interval {lo:+.2f} to {hi:+.2f})"
+            if not self.distinguishable:
+                text += ", not distinguishable from uniform"
+        if self.objective == "maxmin":
+            text += f"; sum {self.total_gain:+.2f}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON document."""
@@ -124,6 +204,16 @@ class Plan:
             "law_source": self.law_source,
             "created_at": self.created_at,
             "warnings": list(self.warnings),
+            "allocation": self.allocation,
+            "headline": {
+                "objective": "minimum" if self.objective == "maxmin" else "sum",
+                "gain": self.headline_gain,
+                "interval": None if self.gain_interval is None else list(self.gain_interval),
+                "level": self.gain_level,
+                "expected": self.gain_expected,
+                "distinguishable": self.distinguishable,
+                "replicates": self.replicates,
+            },
         }
         if self.prior:
             data["prior_note"] = PRIOR_NOTE
@@ -170,8 +260,10 @@ class Plan:
         lines += [
             f"- Languages: {', '.join(language.code for language in self.languages)}",
             f"- Pairs allocated: {format_pairs(self.allocated)} of a budget of {format_pairs(self.budget)}",
+            f"- Predicted: {self.headline()}",
             f"- Predicted total: {self.predicted_total:.2f} (uniform split: {self.uniform_total:.2f}, "
             f"gain {self.total_gain:+.2f})",
+            f"- Allocation: {self.allocation}",
         ]
         if self.gain_per_1k is not None:
             lines.append(f"- Marginal value: {marginal_sentence(self)}")
@@ -182,8 +274,8 @@ class Plan:
             lines.append(f"- Warning: {warning}")
         lines += [
             "",
-            "| Language | Pairs | Uniform pairs | Predicted | Uniform predicted | Gain | Cap | Law |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
+            "| Language | Pairs | Uniform pairs | Predicted | Uniform predicted | Gain | Cap | Law | Measured |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for language in self.languages:
             label = f"{language.name} ({language.code})" if language.name else language.code
@@ -191,7 +283,7 @@ class Plan:
             lines.append(
                 f"| {label} | {format_pairs(language.pairs)} | {format_pairs(language.uniform_pairs)} | "
                 f"{language.predicted:.2f} | {language.uniform_predicted:.2f} | {language.gain:+.2f} | "
-                f"{format_pairs(language.cap)} | {law} |"
+                f"{format_pairs(language.cap)} | {law} | {language.extrapolation_text()} |"
             )
         return "\n".join(lines) + "\n"
 
@@ -225,52 +317,110 @@ def make_plan(
     *,
     laws: Mapping[str, ScalingLaw] | None = None,
     objective: str = "sum",
-    floors: Mapping[str, int] | int = 0,
+    floors: Mapping[str, int] | int | None = None,
     caps: Mapping[str, int] | None = None,
     weights: Mapping[str, float] | None = None,
     catalogue=None,
     law_source: str | None = None,
+    evidence: Mapping[str, Evidence] | None = None,
+    fits: Mapping[str, Any] | None = None,
+    allocation: str = "auto",
+    max_extrapolation: float | None = None,
+    quantile: float | None = None,
 ) -> Plan:
     """Plan ``budget`` pairs across ``languages`` (codes or names). Languages without a fitted law in ``laws`` use the
-    uncalibrated prior, and the plan records ``prior=True``. Caps default to the catalogue's available pairs."""
+    uncalibrated prior, and the plan records ``prior=True``. Caps default to the catalogue's available pairs.
+
+    ``evidence`` (or ``fits``, fit results that carry it) says where each law was measured and gives its bootstrap
+    replicates. Then: a language's floor defaults to its smallest measured size (``floors`` None; an explicit number
+    overrides it); ``allocation`` "auto" (default) allocates for the expected objective over the replicates
+    ("robust") whenever a language has them, else on the point estimates ("point"); ``quantile`` makes the robust
+    plan optimise that lower quantile of each language's score instead of its mean; the headline gain gets an
+    interval over the replicates; ``max_extrapolation`` caps a measured language at that multiple of its largest
+    pilot, and any language beyond ``EXTRAPOLATION_MARK`` times is marked with a warning."""
     if catalogue is None:
         from studio.planning.languages import load_catalogue
 
         catalogue = load_catalogue()
     if objective not in OBJECTIVES:
         raise PlanningError(f"Unknown objective {objective!r}; expected sum or maxmin.", field="objective")
+    if allocation not in ALLOCATIONS:
+        raise PlanningError(f"Unknown allocation {allocation!r}; expected auto, point or robust.", field="allocation")
+    if quantile is not None and not (0.0 < quantile < 1.0):
+        raise PlanningError(f"The robust quantile must be between 0 and 1, got {quantile:g}.", field="quantile")
+    if max_extrapolation is not None and not (math.isfinite(max_extrapolation) and max_extrapolation >= 1.0):
+        raise PlanningError(f"--max-extrapolation must be a factor of 1 or more, got {max_extrapolation:g}.",
+                            field="max_extrapolation")
     resolved = catalogue.resolve(list(languages))
     if not resolved:
         raise PlanningError("No languages to plan for; choose at least one.", field="languages")
     codes = [language.code for language in resolved]
     budget_pairs = parse_budget(budget)
+    if fits:
+        laws = {**{code: fit.law for code, fit in fits.items()}, **(laws or {})}
+        evidence = {**{code: fit.evidence() for code, fit in fits.items()}, **(evidence or {})}
     fitted = {catalogue.get(code).code: law for code, law in (laws or {}).items()}
+    known = {catalogue.get(code).code: ev for code, ev in (evidence or {}).items()
+             if catalogue.get(code).code in fitted}
     cap_of = _by_code("--cap", caps, catalogue, codes)
     weight_of = _by_code("--weight", weights, catalogue, codes)
     if isinstance(floors, Mapping):
         floor_of = _by_code("--min", floors, catalogue, codes)
-        default_floor = 0
+        default_floor = None
     else:
         floor_of, default_floor = {}, floors
     requests = []
     used_prior = []
+    auto_floors = []
+    warnings: list[str] = []
     for language in resolved:
         code = language.code
         law = fitted.get(code)
         if law is None:
             law = prior_law(language)
             used_prior.append(code)
-        requests.append(
-            LanguageRequest(
-                code=code,
-                law=law,
-                cap=int(cap_of.get(code, language.pairs)),
-                floor=int(floor_of.get(code, default_floor)),
-                weight=float(weight_of.get(code, 1.0)),
-            )
-        )
+        cap = int(cap_of.get(code, language.pairs))
+        measured = known[code].measured if code in known else None
+        if max_extrapolation is not None and measured is not None:
+            cap = min(cap, int(math.floor(max_extrapolation * measured[1])))
+        floor = floor_of.get(code, default_floor)
+        if floor is None:
+            floor = min(int(math.ceil(measured[0])), cap) if measured is not None else 0
+            if floor:
+                auto_floors.append(floor)
+        requests.append(LanguageRequest(code=code, law=law, cap=cap, floor=int(floor),
+                                        weight=float(weight_of.get(code, 1.0))))
+    if auto_floors and budget_pairs < sum(r.floor for r in requests):
+        raise PlanningError(
+            f"The budget of {format_pairs(budget_pairs)} is below the default floors (each language's smallest "
+            f"measured size, {format_pairs(sum(r.floor for r in requests))} in all); give a larger budget or a "
+            f"lower minimum (--min).", field="budget")
+    with_replicates = {c: ev.replicates for c, ev in known.items() if ev.replicates is not None}
+    method = allocation
+    if method == "auto":
+        method = "robust" if with_replicates else "point"
+    if method == "robust" and not with_replicates:
+        raise PlanningError("A robust allocation needs laws with bootstrap replicates (fit with --bootstrap).",
+                            field="allocation")
     best = allocate(requests, budget_pairs, objective)
     uniform = uniform_allocation(requests, budget_pairs)
+    warnings += list(best.warnings)
+    joint = None
+    if with_replicates:
+        from studio.planning import robust
+
+        count = min(len(r) for r in with_replicates.values())
+        joint = robust.by_code(codes, with_replicates, {r.code: r.law for r in requests}, count)
+    pairs = dict(best.pairs)
+    if method == "robust":
+        from studio.planning import robust
+
+        lo, hi, w = [r.floor for r in requests], [r.cap for r in requests], [r.weight for r in requests]
+        whole = robust.robust_allocation(joint, lo, hi, w, budget_pairs, objective, quantile)
+        whole, _alpha = robust.hedge(joint, whole, np.array([uniform.pairs[r.code] for r in requests]), w,
+                                     objective, lo, hi)
+        pairs = {r.code: int(n) for r, n in zip(requests, whole)}
+    predicted = {r.code: float(r.law.value(float(max(pairs[r.code], 1e-9)))) for r in requests}
     gain = marginal_value(best, requests, per=MARGINAL_STEP)
     if not used_prior:
         source = law_source or "fitted"
@@ -278,28 +428,51 @@ def make_plan(
         source = "prior"
     else:
         source = f"{law_source or 'fitted'} + prior for {', '.join(used_prior)}"
-    language_plans = [
-        LanguagePlan(
-            code=req.code, pairs=best.pairs[req.code], cap=req.cap, weight=req.weight, floor=req.floor,
-            predicted=best.predicted[req.code], uniform_pairs=uniform.pairs[req.code],
+    language_plans = []
+    for req, language in zip(requests, resolved):
+        ev = known.get(req.code)
+        language_plans.append(LanguagePlan(
+            code=req.code, pairs=pairs[req.code], cap=req.cap, weight=req.weight, floor=req.floor,
+            predicted=predicted[req.code], uniform_pairs=uniform.pairs[req.code],
             uniform_predicted=uniform.predicted[req.code], law=req.law, name=language.name,
-            prior=req.code in used_prior,
-        )
-        for req, language in zip(requests, resolved)
-    ]
-    return Plan(
+            prior=req.code in used_prior, measured=ev.measured if ev else None,
+            flags=tuple(ev.flags) if ev else (), quality=ev.quality if ev else "",
+        ))
+    far = [lp for lp in language_plans if lp.extrapolation and lp.extrapolation["side"] == "above"
+           and lp.extrapolation["factor"] > EXTRAPOLATION_MARK]
+    if far:
+        warnings.append(
+            f"{len(far)} language(s) get more than {EXTRAPOLATION_MARK:g}x their largest pilot, where their laws "
+            f"are extrapolated: " + ", ".join(f"{lp.code} {lp.extrapolation['factor']:.0f}x" for lp in far[:8])
+            + ("..." if len(far) > 8 else "") + " (pilot larger sizes, or cap them with --max-extrapolation).")
+    flagged = [lp.code for lp in language_plans if lp.flags]
+    if flagged:
+        warnings.append(f"The laws of {', '.join(flagged)} are flagged (see each language's flags); their "
+                        f"predictions deserve little trust.")
+    plan = Plan(
         budget=budget_pairs,
         objective=objective,
         prior=bool(used_prior),
-        predicted_total=best.total,
+        predicted_total=float(sum(r.weight * predicted[r.code] for r in requests)),
         uniform_total=uniform.total,
-        lam=best.lam,
+        lam=best.lam if method == "point" else math.nan,
         languages=language_plans,
-        warnings=list(best.warnings),
+        warnings=warnings,
         created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         law_source=source,
         gain_per_1k=gain,
+        allocation=method,
     )
+    if joint is not None:
+        from studio.planning import robust
+
+        samples = robust.gain_samples(joint, [pairs[r.code] for r in requests],
+                                      [uniform.pairs[r.code] for r in requests], [r.weight for r in requests],
+                                      objective)
+        plan.gain_interval = robust.interval(samples, LEVEL)
+        plan.gain_expected = float(samples.mean())
+        plan.replicates = int(len(samples))
+    return plan
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -390,7 +563,23 @@ def _language_from_dict(entry: Any, path: str, plan_prior: bool) -> LanguagePlan
     except PlanningError as exc:
         where = f"{path}.law" + (f".{exc.field}" if exc.field else "")
         raise _fail(where, exc.message) from None
+    measured = entry.get("measured")
+    if measured is not None:
+        if not (isinstance(measured, list) and len(measured) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                for v in measured) and measured[0] <= measured[1]):
+            raise _fail(f"{path}.measured", f"must be [smallest, largest] positive pair counts, got {measured!r}.")
+        measured = (float(measured[0]), float(measured[1]))
+    flags = entry.get("flags", [])
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise _fail(f"{path}.flags", f"must be a list of text, got {flags!r}.")
+    quality = entry.get("quality", "")
+    if not isinstance(quality, str):
+        raise _fail(f"{path}.quality", f"must be text, got {quality!r}.")
     return LanguagePlan(
+        measured=measured,
+        flags=tuple(flags),
+        quality=quality,
         code=code,
         pairs=pairs,
         cap=cap,
@@ -437,7 +626,35 @@ def _plan_from_dict(data: Any) -> Plan:
     gain = data.get("gain_per_1k")
     if gain is not None:
         gain = _float(data, "gain_per_1k", "gain_per_1k")
+    allocation = data.get("allocation", "point")
+    if allocation not in ("point", "robust"):
+        raise _fail("allocation", f"must be point or robust, got {allocation!r}.")
+    headline = data.get("headline") or {}
+    if not isinstance(headline, dict):
+        raise _fail("headline", f"must be an object, got {headline!r}.")
+    interval = headline.get("interval")
+    if interval is not None:
+        if not (isinstance(interval, list) and len(interval) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in interval)
+                and interval[0] <= interval[1]):
+            raise _fail("headline.interval", f"must be [low, high], got {interval!r}.")
+        interval = (float(interval[0]), float(interval[1]))
+    level = headline.get("level", LEVEL)
+    if not (isinstance(level, (int, float)) and not isinstance(level, bool) and 0 < level < 1):
+        raise _fail("headline.level", f"must be a number between 0 and 1, got {level!r}.")
+    expected = headline.get("expected")
+    if expected is not None and not (isinstance(expected, (int, float)) and not isinstance(expected, bool)
+                                     and math.isfinite(expected)):
+        raise _fail("headline.expected", f"must be a number, got {expected!r}.")
+    replicates = headline.get("replicates", 0)
+    if not (isinstance(replicates, int) and not isinstance(replicates, bool) and replicates >= 0):
+        raise _fail("headline.replicates", f"must be a whole number, got {replicates!r}.")
     return Plan(
+        allocation=allocation,
+        gain_interval=interval,
+        gain_level=float(level),
+        gain_expected=None if expected is None else float(expected),
+        replicates=replicates,
         budget=budget,
         objective=objective,
         prior=prior,

@@ -263,7 +263,7 @@ class Point:
     job_id: str
 
     def as_measurement(self) -> Measurement:
-        return Measurement(self.language, float(self.pairs), self.value)
+        return Measurement(self.language, float(self.pairs), self.value, self.se)
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "lang": self.language, "pairs": self.pairs, "metric": self.metric,

@@ -17,6 +17,7 @@ from studio.planning.languages import PAPER_LANGUAGES, load_catalogue
 from studio.planning.laws import ScalingLaw
 from studio.planning.plan import Plan, make_plan
 from studio.planning.prior import prior_law
+from studio.planning.replicates import Evidence
 
 OBJECTIVES = ("sum", "maxmin")
 PRIOR_SOURCE = "prior"
@@ -29,12 +30,15 @@ class PlanInputs:
     languages: list[str] = field(default_factory=lambda: list(PAPER_LANGUAGES))
     budget: int = 600_000
     objective: str = "sum"
-    floor: int = 0
+    floor: int | None = None  # None: each measured language's smallest pilot size (0 for the prior)
     caps: dict[str, int] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     laws: dict[str, ScalingLaw] = field(default_factory=dict)
     law_source: str = PRIOR_SOURCE  # "prior", or the name of the file the laws came from
     measurements_path: str | None = None  # the pilot file the laws were fitted from, when they were
+    evidence: dict[str, Evidence] = field(default_factory=dict)  # what the pilots say beyond each point law
+    allocation: str = "auto"  # auto | point | robust (studio/planning/plan.py make_plan)
+    max_extrapolation: float | None = None
 
     def effective_laws(self) -> dict[str, ScalingLaw]:
         """The fitted laws of the chosen languages (the others use the prior)."""
@@ -52,6 +56,9 @@ class PlanInputs:
             "laws": {code: law.to_dict() for code, law in self.laws.items()},
             "law_source": self.law_source,
             "measurements_path": self.measurements_path,
+            "evidence": {code: ev.to_dict() for code, ev in self.evidence.items()},
+            "allocation": self.allocation,
+            "max_extrapolation": self.max_extrapolation,
         }
 
     @classmethod
@@ -65,8 +72,14 @@ class PlanInputs:
             inputs.budget = data["budget"]
         if data.get("objective") in OBJECTIVES:
             inputs.objective = data["objective"]
-        if isinstance(data.get("floor"), int) and data["floor"] >= 0:
+        if isinstance(data.get("floor"), int) and not isinstance(data["floor"], bool) and data["floor"] >= 0:
             inputs.floor = data["floor"]
+        if data.get("allocation") in ("auto", "point", "robust"):
+            inputs.allocation = data["allocation"]
+        factor = data.get("max_extrapolation")
+        if isinstance(factor, (int, float)) and not isinstance(factor, bool) and math.isfinite(factor) \
+                and factor >= 1:
+            inputs.max_extrapolation = float(factor)
         caps = data.get("caps") or {}
         inputs.caps = {c: v for c, v in caps.items() if isinstance(v, int) and v > 0 and c in catalogue}
         weights = data.get("weights") or {}
@@ -77,6 +90,12 @@ class PlanInputs:
                 inputs.laws[code] = ScalingLaw.from_dict(law)
             except LinguaTuneError:
                 continue
+        for code, entry in (data.get("evidence") or {}).items():
+            if code in inputs.laws:
+                try:
+                    inputs.evidence[code] = Evidence.from_dict(entry)
+                except LinguaTuneError:
+                    continue
         inputs.law_source = str(data.get("law_source") or PRIOR_SOURCE) if inputs.laws else PRIOR_SOURCE
         path = data.get("measurements_path")
         inputs.measurements_path = path if isinstance(path, str) and inputs.laws else None
@@ -119,6 +138,9 @@ def plan_from_inputs(inputs: PlanInputs, catalogue=None, *, strict: bool = False
         weights=dict(inputs.weights) if strict else {c: v for c, v in inputs.weights.items() if c in chosen} or None,
         catalogue=catalogue,
         law_source=inputs.law_source if laws else None,
+        evidence={c: ev for c, ev in inputs.evidence.items() if c in laws},
+        allocation=inputs.allocation,
+        max_extrapolation=inputs.max_extrapolation,
     )
 
 
@@ -127,7 +149,12 @@ def inputs_from_plan(plan: Plan, source: str, catalogue=None) -> PlanInputs:
     catalogue = catalogue or load_catalogue()
     inputs = PlanInputs(languages=[lp.code for lp in plan.languages], budget=plan.budget, objective=plan.objective)
     floors = {lp.floor for lp in plan.languages}
-    inputs.floor = floors.pop() if len(floors) == 1 else max([0, *floors])
+    by_measure = all(lp.measured is not None and lp.floor == min(int(math.ceil(lp.measured[0])), lp.cap)
+                     for lp in plan.languages if not lp.prior) and any(not lp.prior for lp in plan.languages)
+    if by_measure and all(lp.floor == 0 for lp in plan.languages if lp.prior):
+        inputs.floor = None  # the default: each language's smallest pilot
+    else:
+        inputs.floor = floors.pop() if len(floors) == 1 else max([0, *floors])
     for lp in plan.languages:
         language = catalogue.get(lp.code)
         if lp.cap != language.pairs:
@@ -136,6 +163,8 @@ def inputs_from_plan(plan: Plan, source: str, catalogue=None) -> PlanInputs:
             inputs.weights[lp.code] = lp.weight
         if not getattr(lp, "prior", lp.law.to_dict() == prior_law(language).to_dict()):
             inputs.laws[lp.code] = lp.law
+            if lp.measured is not None:
+                inputs.evidence[lp.code] = Evidence(lp.measured, None, lp.quality, tuple(lp.flags))
     if inputs.laws:
         recorded = (plan.law_source or "").split(" + prior for ")[0]
         inputs.law_source = recorded if recorded and recorded not in (PRIOR_SOURCE, "fitted") else source
@@ -147,8 +176,12 @@ def plan_command(inputs: PlanInputs, *, laws_file: str | None = None) -> str:
     pilot file)."""
     args = ["linguatune", "plan", "--languages", ",".join(inputs.languages), "--budget",
             compact_pairs(inputs.budget), "--objective", inputs.objective]
-    if inputs.floor:
-        args += ["--min", compact_pairs(inputs.floor)]
+    if inputs.floor is not None:
+        args += ["--min", compact_pairs(inputs.floor) if inputs.floor else "0"]
+    if inputs.allocation != "auto":
+        args += ["--allocation", inputs.allocation]
+    if inputs.max_extrapolation is not None:
+        args += ["--max-extrapolation", f"{inputs.max_extrapolation:g}"]
     for code in inputs.languages:
         if code in inputs.caps:
             args += ["--cap", f"{code}={compact_pairs(inputs.caps[code])}"]
@@ -176,23 +209,29 @@ def parse_pairs_options(items: Sequence[str], option: str, parse) -> dict[str, A
     return out
 
 
-def inputs_from_arguments(languages: str, budget: str, *, objective: str = "sum", floor: str = "0",
+def inputs_from_arguments(languages: str, budget: str, *, objective: str = "sum", floor: str | None = None,
                           caps: Sequence[str] = (), weights: Sequence[str] = (), laws_path: str | None = None,
-                          catalogue=None) -> PlanInputs:
-    """``linguatune plan``'s arguments as inputs (the same validation as the Plan page's fields)."""
-    from studio.planning.fitting import load_laws
+                          catalogue=None, allocation: str = "auto",
+                          max_extrapolation: float | None = None) -> PlanInputs:
+    """``linguatune plan``'s arguments as inputs (the same validation as the Plan page's fields). ``floor`` None
+    (or "auto"): each measured language's smallest pilot size."""
+    from studio.planning.fitting import load_laws_with_evidence
 
     catalogue = catalogue or load_catalogue()
     codes = [code.strip() for code in languages.split(",") if code.strip()]
     if not codes:
         raise PlanningError("--languages names no language.", field="languages")
     resolved = [language.code for language in catalogue.resolve(codes)]
-    laws = load_laws(laws_path, catalogue) if laws_path else {}
+    laws, evidence = load_laws_with_evidence(laws_path, catalogue) if laws_path else ({}, {})
+    auto = floor is None or floor.strip().lower() == "auto"
     return PlanInputs(
         languages=resolved,
         budget=parse_budget(budget),
         objective=objective,
-        floor=parse_budget(floor, what="--min", allow_zero=True),
+        floor=None if auto else parse_budget(floor, what="--min", allow_zero=True),
+        evidence=evidence,
+        allocation=allocation,
+        max_extrapolation=max_extrapolation,
         caps=parse_pairs_options(caps, "--cap",
                                  lambda v, c: parse_budget(v, what=f"Cap of {c!r}", allow_zero=True)),
         weights=parse_pairs_options(weights, "--weight", parse_weight),

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from studio.errors import LinguaTuneError, PlanningError
 from studio.planning.budget import compact_pairs, parse_budget
+from studio.planning.fitting import BAND_LEVEL
 from studio.planning.languages import PAPER_LANGUAGES, is_synthetic, load_catalogue
 from studio.planning.laws import ScalingLaw
 from studio.planning.plan import Plan, load_plan, make_plan, save_plan
@@ -234,8 +235,10 @@ class PlanPage(QWidget):
         form.addRow("Objective:", self.objective_combo)
         self.floor_edit = QLineEdit()
         self.floor_edit.setObjectName("floorEdit")
-        self.floor_edit.setPlaceholderText("0")
-        self.floor_edit.setProperty("normalToolTip", "Every language gets at least this many pairs (capped by what exists)")
+        self.floor_edit.setPlaceholderText("smallest pilot")
+        self.floor_edit.setProperty("normalToolTip", "Every language gets at least this many pairs (capped by what "
+                                    "exists). Empty: each measured language's smallest pilot size, so no law is "
+                                    "read below where it was measured (0 for languages on the prior)")
         self.floor_edit.setToolTip(self.floor_edit.property("normalToolTip"))
         self.floor_edit.textEdited.connect(self._floor_typed)
         floor_box = QVBoxLayout()
@@ -413,6 +416,7 @@ class PlanPage(QWidget):
     def use_prior(self) -> None:
         """Drop fitted laws: every language uses the uncalibrated prior."""
         self.inputs.laws = {}
+        self.inputs.evidence = {}
         self.inputs.law_source = "prior"
         self.inputs.measurements_path = None
         self.fit_results = {}
@@ -425,6 +429,7 @@ class PlanPage(QWidget):
         self.inputs.law_source = source
         self.inputs.measurements_path = measurements_path
         self.fit_results = dict(fit_results or {})
+        self.inputs.evidence = {c: r.evidence() for c, r in self.fit_results.items() if c in laws}
         self._inputs_edited()
 
     def _language_toggled(self, code: str, checked: bool) -> None:
@@ -473,7 +478,7 @@ class PlanPage(QWidget):
 
     def _floor_typed(self, text: str) -> bool:
         try:
-            floor = 0 if not text.strip() else parse_budget(text, what="Minimum per language", allow_zero=True)
+            floor = None if not text.strip() else parse_budget(text, what="Minimum per language", allow_zero=True)
         except LinguaTuneError as exc:
             _mark(self.floor_edit, str(exc), self.floor_error)
             return False
@@ -490,7 +495,8 @@ class PlanPage(QWidget):
         self.budget_edit.setText(compact_pairs(self.inputs.budget))
         self.budget_slider.setValue(budget_to_slider(self.inputs.budget))
         self.objective_combo.setCurrentIndex(max(self.objective_combo.findData(self.inputs.objective), 0))
-        self.floor_edit.setText(compact_pairs(self.inputs.floor) if self.inputs.floor else "")
+        self.floor_edit.setText("" if self.inputs.floor is None else (compact_pairs(self.inputs.floor)
+                                                                       if self.inputs.floor else "0"))
         for widget in widgets:
             widget.blockSignals(False)
         _mark(self.budget_edit, None, self.budget_error)
@@ -524,6 +530,9 @@ class PlanPage(QWidget):
                 weights={c: v for c, v in self.inputs.weights.items() if c in self._selected} or None,
                 catalogue=self.catalogue,
                 law_source=self.inputs.law_source if self.effective_laws() else None,
+                evidence={c: ev for c, ev in self.inputs.evidence.items() if c in self._selected},
+                allocation=self.inputs.allocation,
+                max_extrapolation=self.inputs.max_extrapolation,
             )
         except LinguaTuneError as exc:
             self._show_plan_error(str(exc))
@@ -660,9 +669,18 @@ class PlanPage(QWidget):
         fitted = sorted(set(self.inputs.laws) & self._selected)
         prior = [c for c in self.inputs.languages if c not in self.inputs.laws]
         text = f"Fitted from <b>{Path(self.inputs.law_source).name}</b> for {', '.join(fitted) or 'no selected language'}"
-        quality = [self.fit_results[c].r2 for c in fitted if c in self.fit_results]
+        results = [self.fit_results[c] for c in fitted if c in self.fit_results]
+        quality = [r.r2 for r in results if r.r2 is not None]
+        exact = [r.language for r in results if r.r2 is None]
         if quality:
             text += f" (R² {min(quality):.2f}–{max(quality):.2f})"
+        if exact:
+            text += f" (exact fits, no R², for {', '.join(exact)}: as many parameters as pilot sizes)"
+        flagged = [r.language for r in results if r.flags]
+        if flagged:
+            text += f" <b>Flagged laws</b>: {', '.join(flagged)} (see the table)"
+        if any(r.replicates is not None for r in results):
+            text += f"; bands are {100 * BAND_LEVEL:.0f}% pointwise"
         text += "."
         if prior:
             text += f" Prior for {', '.join(prior)}."
@@ -689,15 +707,30 @@ class PlanPage(QWidget):
             self.summary_label.setText("Pick languages to see a plan.")
             return
         theme = current_theme()
-        gain = plan.predicted_total - plan.uniform_total
-        relative = gain / abs(plan.uniform_total) * 100 if plan.uniform_total else float("nan")
-        color = theme.good if gain > 1e-9 else (theme.error if gain < -1e-9 else theme.text)
-        parts = [
-            f"Budget <b>{plan.budget:,}</b> pairs",
-            f"predicted total <b>{format_score(plan.predicted_total)}</b> vs uniform {format_score(plan.uniform_total)}",
-            f"gain <b style='color:{color}'>{format_gain(gain)}</b>"
-            + (f" ({relative:+.2f}%)" if math.isfinite(relative) else ""),
-        ]
+        gain = plan.headline_gain
+        uniform = plan.uniform_minimum if plan.objective == "maxmin" else plan.uniform_total
+        relative = gain / abs(uniform) * 100 if uniform else float("nan")
+        unsure = plan.distinguishable is False
+        color = theme.muted if unsure else (theme.good if gain > 1e-9 else (theme.error if gain < -1e-9
+                                                                             else theme.text))
+        if plan.objective == "maxmin":
+            optimised = (f"lowest predicted score <b>{format_score(plan.minimum)}</b> vs uniform "
+                         f"{format_score(plan.uniform_minimum)}")
+        else:
+            optimised = (f"predicted total <b>{format_score(plan.predicted_total)}</b> vs uniform "
+                         f"{format_score(plan.uniform_total)}")
+        gain_text = (f"gain <b style='color:{color}'>{format_gain(gain)}</b>"
+                     + (f" ({relative:+.2f}%)" if math.isfinite(relative) else ""))
+        if plan.gain_interval is not None:
+            lo, hi = plan.gain_interval
+            gain_text += f", {100 * plan.gain_level:.0f}% interval {format_gain(lo)} to {format_gain(hi)}"
+            if unsure:
+                gain_text += " — <b>not distinguishable from uniform</b>"
+        parts = [f"Budget <b>{plan.budget:,}</b> pairs", optimised, gain_text]
+        if plan.objective == "maxmin":
+            parts.append(f"sum {format_gain(plan.total_gain)}")
+        if plan.allocation == "robust":
+            parts.append(f"robust allocation (expected score over {plan.replicates} replicates)")
         per_1k = getattr(plan, "gain_per_1k", None)
         if per_1k is not None and math.isfinite(per_1k):
             if plan.objective == "maxmin":
@@ -1028,6 +1061,9 @@ class PlanPage(QWidget):
         before = set(self.inputs.languages)
         self.inputs = inputs
         self.fit_results = dict(fit_results or {})
+        for code, result in self.fit_results.items():
+            if code in inputs.laws and code not in inputs.evidence:
+                inputs.evidence[code] = result.evidence()
         self._sync_controls()
         self.catalogue_model.refresh_checks(before | set(inputs.languages))
         self._inputs_edited()

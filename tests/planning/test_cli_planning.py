@@ -48,7 +48,8 @@ def test_plan_prints_table_writes_every_format_and_show_reads_them(tmp_path):
     out = result.stdout
     assert "UNCALIBRATED PRIOR" in out
     assert "language" in out and "uniform pairs" in out and "gain" in out and "cap" in out
-    assert "1k more pairs buys +" in out and "Total gain over the uniform split" in out
+    assert "1k more pairs buys +" in out and "Predicted gain over the uniform split: sum of scores +" in out
+    assert "prior: not measured" in out  # the measured column: the prior was never measured anywhere
     plan = load_plan(tmp_path / "plan.json")
     assert plan.allocated == 600_000 and plan.prior
     for suffix in (".yaml", ".csv", ".md"):
@@ -89,8 +90,9 @@ def test_fit_then_plan_with_the_laws(tmp_path):
     points.write_text("\n".join(lines) + "\n")
     fitted = linguatune("fit", points, "-o", tmp_path / "laws.json", "--bootstrap", "50")
     assert fitted.returncode == 0, fitted.stderr
-    assert fitted.stdout.splitlines()[0].split() == ["language", "form", "parameters", "points", "R2", "RMSE",
-                                                     "pooled"]
+    assert fitted.stdout.splitlines()[0].split() == ["language", "form", "parameters", "points", "fit", "RMSE",
+                                                     "pooled", "flags"]
+    assert "R2 0.99" in fitted.stdout and "Bands: 95% pointwise, parametric bootstrap" in fitted.stdout
     assert "Wrote 2 law(s)" in fitted.stdout
     laws = json.loads((tmp_path / "laws.json").read_text())
     assert set(laws["laws"]) == {"ar", "el"}
@@ -101,6 +103,15 @@ def test_fit_then_plan_with_the_laws(tmp_path):
     plan = load_plan(tmp_path / "plan.json")
     assert not plan.prior and plan.law_source == "laws.json"
     assert plan.languages[0].law.params()["c"] == pytest.approx(laws["laws"]["ar"]["params"]["c"])
+    # The laws came with replicates: the default plan is robust, its gain has an interval, floors are the pilots'.
+    assert plan.allocation == "robust" and plan.gain_interval is not None and plan.replicates == 50
+    assert "95% interval" in planned.stdout and "Allocation: robust" in planned.stdout
+    assert all(lp.floor == 1000 and lp.measured == (1000.0, 500_000.0) for lp in plan.languages)
+    point = linguatune("plan", "--languages", "ar,el", "--budget", "300k", "--laws", tmp_path / "laws.json",
+                       "--allocation", "point", "--min", "0", "-o", tmp_path / "point.json")
+    assert point.returncode == 0, point.stderr
+    assert load_plan(tmp_path / "point.json").allocation == "point"
+    assert all(lp.floor == 0 for lp in load_plan(tmp_path / "point.json").languages)
 
 
 def test_user_errors_exit_2_with_one_line(tmp_path):

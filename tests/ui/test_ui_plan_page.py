@@ -188,7 +188,8 @@ def test_fitting_pilot_points_off_the_gui_thread_changes_the_curves(qtbot, windo
         np.testing.assert_allclose(scores, fitted[code].law.value(pairs), rtol=1e-9)
     assert sorted(page.figure.curves.band_codes()) == sorted(PAPER_LANGUAGES)
     assert set(page.figure.curves.point_items) == set(PAPER_LANGUAGES)
-    expected = make_plan(PAPER_LANGUAGES, 600_000, laws={c: r.law for c, r in fitted.items()})
+    expected = make_plan(PAPER_LANGUAGES, 600_000, fits=fitted)  # robust, floors at the pilots, as the CLI does
+    assert page.plan.allocation == "robust" and "interval" in page.summary_label.text()
     assert table_column(page, 1) == [lp.pairs for lp in expected.languages]
     assert "pilot.csv" in page.law_source_label.text()
     assert page.cli_command().startswith(f"linguatune fit {shlex.quote(str(pilot_csv))} -o laws.json && ")
