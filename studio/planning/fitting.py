@@ -15,14 +15,18 @@ The power form's a and g are not separately identifiable from measurements (only
 A *pooled* fit shares the non-linear parameter (the exponent b, or x0 for the log form) across languages with
 per-language linear ones; it serves languages with fewer measurements than the three parameters of a law.
 
-Uncertainty is a parametric bootstrap calibrated across languages (``_calibrate``): the noise of a score is the
-residual standard deviation pooled over every language that has residual degrees of freedom (a 3-point law through
-3 points has none and says nothing about noise alone), or a measurement's own sampling error where it is larger or
-where nothing was pooled; each replicate also redraws that pooled variance from its chi-square distribution, so few
-degrees of freedom give wider bands rather than falsely narrow ones. Every language is refitted to scores simulated
-at its law (alone, or in the pooled group with the shared exponent refitted too), by the same variable projection
-vectorised over replicates; the replicates give the 95% bands (``BAND_LEVEL``), the plan's gain interval and the
-robust allocation. A fit with no residual degrees of freedom reports no R^2 ("exact fit through n points"), and a
+Uncertainty is calibrated across languages (``_calibrate``). The noise of a score is a residual standard deviation
+pooled over languages (their own fits' residual degrees of freedom, or one fit sharing the exponent across all
+languages, whichever has more: a 3-point law through 3 points has none of its own), or a measurement's own sampling
+error where that is larger or nothing could be pooled; each replicate redraws the pooled variance from its
+chi-square distribution, so few degrees of freedom widen the bands. With 5+ languages measured at 3+ sizes the
+replicates are posterior draws: each language's exponent from its profile likelihood on a grid times a
+hierarchical prior (the exponents' spread across languages, averaged over its own uncertainty), then the two linear
+parameters from their normal conditional. That prior is what keeps a language whose noisy pilots suggest an extreme
+exponent from being believed at face value, the main source of plans that promise gains and lose. With fewer
+languages the replicates are a parametric bootstrap: scores simulated at the fit, refitted by the same variable
+projection. The replicates give the 95% bands (``BAND_LEVEL``), the plan's gain interval and the robust
+allocation. A fit with no residual degrees of freedom reports no R^2 ("exact fit through n points"), and a
 law whose exponent sits on its bound, which came back flat, or whose ceiling the data cannot pin is flagged.
 """
 
@@ -497,49 +501,161 @@ def _replicate_params(form: _Form, p: np.ndarray, q: np.ndarray, theta: np.ndarr
     return LawReplicates("log", {"a": np.maximum(q, 1e-12), "b": p, "x0": np.exp(theta) * x_ref})
 
 
-def _pooled_noise(results: dict[str, FitResult]) -> tuple[float | None, int]:
-    """The residual standard deviation pooled over every language with residual degrees of freedom."""
+def _pooled_noise(results: dict[str, FitResult], shared: _GroupFit | None) -> tuple[float | None, int, str]:
+    """The per-score noise sd and its degrees of freedom: the residuals of the languages' own fits pooled, or
+    those of one fit sharing the exponent across every language (which has degrees of freedom even when each
+    language has exactly three sizes), whichever has more."""
     ss, dof = 0.0, 0
     for result in results.values():
         if result.dof > 0:
             ss += result.rmse**2 * result.n_points
             dof += result.dof
-    return (math.sqrt(ss / dof), dof) if dof else (None, 0)
+    best = (math.sqrt(ss / dof), dof, f"residual sd of the languages' own fits, pooled over {dof} degree(s) of "
+                                      f"freedom") if dof else (None, 0, "")
+    if shared is not None:
+        residual = shared.group.y - shared.fitted()
+        shared_dof = len(residual) - (1 + 2 * len(shared.group.codes))
+        if shared_dof > dof:
+            best = (float(np.sqrt(np.sum(residual**2) / shared_dof)), shared_dof,
+                    f"residual sd of one fit sharing the exponent across {len(shared.group.codes)} languages, "
+                    f"over {shared_dof} degree(s) of freedom")
+    return best
+
+
+# With this many languages measured at 3+ sizes, the exponents' spread across languages is estimated (empirical
+# Bayes) and every language's replicates are drawn from its posterior under that population prior; with fewer,
+# replicates come from a parametric bootstrap of the point fits.
+POPULATION_MIN_LANGUAGES = 5
+
+
+def _weighted_regression(z: np.ndarray, y: np.ndarray, w: np.ndarray, sign: float):
+    """Weighted least squares of y = p + q z along the last axis (w the inverse variances, shape (n,)); returns
+    p, q, the weighted sse and the weighted spread of z (for the (p, q) covariance and the marginal likelihood)."""
+    sw = w.sum()
+    zm = (w * z).sum(axis=-1, keepdims=True) / sw
+    ym = (w * y).sum(axis=-1, keepdims=True) / sw
+    zc, yc = z - zm, y - ym
+    szz = np.maximum((w * zc * zc).sum(axis=-1), 1e-300)
+    q = (w * zc * yc).sum(axis=-1) / szz
+    q = np.where(sign * q > 0, q, sign * 1e-12)
+    p = ym[..., 0] - q * zm[..., 0]
+    resid = y - p[..., None] - q[..., None] * z
+    return p, q, (w * resid * resid).sum(axis=-1), szz, zm[..., 0], sw
+
+
+def _population_prior(form: _Form, grid: np.ndarray, loglik: np.ndarray) -> np.ndarray:
+    """A hierarchical prior on t(theta) (log b for the power form, theta itself for the log form): normal with
+    mean mu and spread tau, both unknown, averaged over their posterior given the languages' likelihood profiles
+    (rows of ``loglik``; a flat hyperprior on mu and on tau over grids). Averaging rather than taking the best
+    (mu, tau) matters: with noisy pilots the profiles are wide and the best tau collapses towards 0, which would
+    shrink every language onto one exponent. Returns the log prior density on the theta grid (normalised)."""
+    t = np.log(grid) if form.name == "power" else grid
+    jac = -np.log(grid) if form.name == "power" else np.zeros_like(grid)  # log |dt/dtheta|
+    like = np.exp(loglik - loglik.max(axis=1, keepdims=True))  # L x G
+    span = float(t.max() - t.min())
+    mus = np.linspace(t.min(), t.max(), 48)
+    taus = np.linspace(0.01, 0.5, 50) * span
+    dens = np.exp(-0.5 * ((t[None, None, :] - mus[:, None, None]) / taus[None, :, None]) ** 2 + jac) \
+        / taus[None, :, None]  # M x T x G, unnormalised density in theta
+    dens /= dens.sum(axis=2, keepdims=True)
+    log_marginal = np.log(np.einsum("lg,mtg->lmt", like, dens) + 1e-300).sum(axis=0)  # M x T
+    weight = np.exp(log_marginal - log_marginal.max())
+    weight /= weight.sum()
+    prior = np.einsum("mt,mtg->g", weight, dens)
+    return np.log(prior + 1e-300)
+
+
+def _posterior_replicates(form: _Form, points: list[Measurement], noise: np.ndarray, log_prior: np.ndarray,
+                          scale: np.ndarray, rng: np.random.Generator) -> LawReplicates:
+    """Draws of one language's law: theta from its grid posterior (the profile likelihood, i.e. p and q at their
+    best for each theta, times the population prior), then p, q from their normal conditional given theta, with the
+    noise scaled per draw. (Integrating p, q out under a flat prior instead adds -log|Z'WZ|/2, which grows without
+    bound as the exponent goes to 0 where z loses its spread: it would pull every exponent to its bound.)"""
+    x = np.array([m.pairs for m in points], dtype=float)
+    y = np.array([m.score for m in points], dtype=float)
+    x_ref = float(np.exp(np.mean(np.log(x))))
+    grid = form.grid(x / x_ref)
+    w = 1.0 / noise**2
+    z = form.basis(x / x_ref, grid)  # G x n
+    p, q, sse, szz, zm, sw = _weighted_regression(z, np.broadcast_to(y, z.shape), w, form.sign)
+    log_post = -0.5 * sse + log_prior
+    post = np.exp(log_post - log_post.max())
+    post /= post.sum()
+    R = len(scale)
+    h = grid[1] - grid[0]
+    pick = rng.choice(len(grid), size=R, p=post)
+    theta = np.clip(grid[pick] + rng.uniform(-h / 2, h / 2, size=R), grid[0], grid[-1])
+    zr = form.basis(x / x_ref, theta)  # R x n
+    pr, qr, _, szz_r, zm_r, _ = _weighted_regression(zr, np.broadcast_to(y, zr.shape), w, form.sign)
+    # (p, q) given theta: q ~ N(q_hat, s^2/szz); p = ybar_w - q zbar_w + N(0, s^2/sum w).
+    q_draw = qr + scale * rng.standard_normal(R) / np.sqrt(szz_r)
+    q_draw = np.where(form.sign * q_draw > 0, q_draw, form.sign * 1e-12)
+    p_draw = pr + (qr - q_draw) * zm_r + scale * rng.standard_normal(R) / np.sqrt(sw)
+    return _replicate_params(form, p_draw, q_draw, theta, x_ref)
 
 
 def _calibrate(results: dict[str, FitResult], groups: list[tuple[_GroupFit, list[str], bool]], bootstrap: int,
-               rng: np.random.Generator) -> None:
-    """Parametric bootstrap of every fit (see the module docstring); fills replicates, bands and noise."""
-    sigma, dof = _pooled_noise(results)
+               rng: np.random.Generator, shared: _GroupFit | None = None) -> None:
+    """Replicates, bands and noise for every fit (see the module docstring)."""
+    sigma, dof, pooled_source = _pooled_noise(results, shared)
     scale = np.sqrt(dof / rng.chisquare(dof, size=bootstrap)) if dof else np.ones(bootstrap)
-    for fit, keep, shared in groups:
-        codes, se = fit.group.codes, fit.group.se
+    noise_of: dict[str, np.ndarray] = {}
+    source_of: dict[str, str] = {}
+    for fit, keep, _shared in groups:
+        se = fit.group.se
         if sigma is not None:
             noise = np.fmax(np.full(len(se), sigma), np.nan_to_num(se, nan=0.0))
-            source = f"residual sd pooled over {dof} degree(s) of freedom"
+            source = pooled_source
         elif np.all(np.isfinite(se)):
             noise = np.maximum(se, 1e-3)
             source = "the measurements' sampling errors"
         else:
             noise = np.where(np.isfinite(se), se, ASSUMED_NOISE_SD)
             source = f"ASSUMED {ASSUMED_NOISE_SD:g} score point (no residual dof, no sampling errors)"
-        draw_scale = scale if sigma is not None else np.ones(bootstrap)
-        y_star = fit.fitted()[None, :] + draw_scale[:, None] * noise[None, :] * rng.standard_normal(
-            (bootstrap, len(noise)))
-        theta, p, q = _refit_replicates(fit, y_star, shared)
-        for l, code in enumerate(codes):
-            if code not in keep:
-                continue
-            result = results[code]
-            replicates = _replicate_params(fit.form, p[:, l], q[:, l], theta, fit.x_ref)
-            x = np.array([m.pairs for m in result.points], dtype=float)
-            grid_x = _band_grid(x)
-            lower, upper = replicates.band(grid_x, BAND_LEVEL)
-            result.replicates = replicates
-            result.band = Band(x=grid_x, lower=lower, upper=upper)
-            mask = fit.group.member == l
-            result.noise_sd = float(np.median(noise[mask]))
-            result.noise_source = source
+        for l, code in enumerate(fit.group.codes):
+            if code in keep:
+                noise_of[code] = noise[fit.group.member == l]
+                source_of[code] = source
+    draw_scale = scale if sigma is not None else np.ones(bootstrap)
+    form = groups[0][0].form
+    rich = [code for code, r in results.items() if r.sizes >= PARAMETERS_PER_LAW]
+    if len(rich) >= POPULATION_MIN_LANGUAGES:
+        profiles = []
+        for code in rich:
+            r = results[code]
+            x = np.array([m.pairs for m in r.points], dtype=float)
+            y = np.array([m.score for m in r.points], dtype=float)
+            x_ref = float(np.exp(np.mean(np.log(x))))
+            grid = form.grid(x / x_ref)
+            z = form.basis(x / x_ref, grid)
+            _, _, sse, szz, _, _ = _weighted_regression(z, np.broadcast_to(y, z.shape), 1.0 / noise_of[code] ** 2,
+                                                        form.sign)
+            profiles.append(-0.5 * sse)
+        log_prior = _population_prior(form, grid, np.array(profiles))
+        for code, result in results.items():
+            replicates = _posterior_replicates(form, result.points, noise_of[code], log_prior, draw_scale, rng)
+            _store(result, replicates, noise_of[code], source_of[code] + "; exponent under a population prior "
+                   f"fitted to {len(rich)} languages")
+        return
+    for fit, keep, shared_theta in groups:
+        y_star = fit.fitted()[None, :] + draw_scale[:, None] * np.concatenate(
+            [noise_of.get(c, np.full(int((fit.group.member == l).sum()), ASSUMED_NOISE_SD))
+             for l, c in enumerate(fit.group.codes)])[None, :] * rng.standard_normal((bootstrap, len(fit.group.y)))
+        theta, p, q = _refit_replicates(fit, y_star, shared_theta)
+        for l, code in enumerate(fit.group.codes):
+            if code in keep:
+                _store(results[code], _replicate_params(fit.form, p[:, l], q[:, l], theta, fit.x_ref),
+                       noise_of[code], source_of[code])
+
+
+def _store(result: FitResult, replicates: LawReplicates, noise: np.ndarray, source: str) -> None:
+    x = np.array([m.pairs for m in result.points], dtype=float)
+    grid_x = _band_grid(x)
+    lower, upper = replicates.band(grid_x, BAND_LEVEL)
+    result.replicates = replicates
+    result.band = Band(x=grid_x, lower=lower, upper=upper)
+    result.noise_sd = float(np.median(noise))
+    result.noise_source = source
 
 
 def fit_laws(
@@ -610,7 +726,11 @@ def fit_laws(
         results.update(pooled_results)
         groups.append((fit, list(shared), True))
     if bootstrap > 0:
-        _calibrate(results, groups, bootstrap, rng)
+        shared_fit = next((fit for fit, _keep, is_shared in groups if is_shared), None)
+        if shared_fit is None and len(by_language) >= 2 and all(
+                len({p.pairs for p in pts}) >= 2 for pts in by_language.values()):
+            _, shared_fit = _fit_languages(model, by_language, [], True)
+        _calibrate(results, groups, bootstrap, rng, shared_fit)
     return {code: results[code] for code in by_language}
 
 

@@ -84,6 +84,16 @@ class LawReplicates:
                                      axis=0)
         return lower, upper
 
+    def head(self, count: int) -> "LawReplicates":
+        return LawReplicates(self.form, {k: v[:count] for k, v in self.params.items()})
+
+    def law(self, index: int):
+        """Draw ``index`` as a ScalingLaw."""
+        from studio.planning.laws import ScalingLaw
+
+        return ScalingLaw.from_dict({"form": self.form,
+                                     "params": {k: float(v[index]) for k, v in self.params.items()}})
+
     # ---------------------------------------------------------------------------------------------- documents
     def to_dict(self) -> dict[str, Any]:
         names = [n for n in PARAMS[self.form] if not (n == "g" and np.all(self.params[n] == 1.0))]

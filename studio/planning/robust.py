@@ -37,85 +37,92 @@ def constant_replicates(law: ScalingLaw, count: int) -> LawReplicates:
 def aligned(replicates: Sequence[LawReplicates]) -> list[LawReplicates]:
     """Every language cut to the same number of draws (the smallest), so draw r is one joint world."""
     count = min(len(r) for r in replicates)
-    return [LawReplicates(r.form, {k: v[:count] for k, v in r.params.items()}) for r in replicates]
+    return [r if len(r) == count else r.head(count) for r in replicates]
 
 
 @dataclass
-class _Curve:
-    x: np.ndarray  # grid, increasing, from the floor to the top
-    g: np.ndarray  # robust score on the grid
+class _Curves:
+    """Every language's robust curve on its own log grid: ``x`` and ``g`` are (L, K), increasing along K."""
+
+    x: np.ndarray
+    g: np.ndarray
+
+    @property
+    def slopes(self) -> np.ndarray:
+        dx = np.diff(self.x, axis=1)
+        s = np.where(dx > 0, np.diff(self.g, axis=1) / np.where(dx > 0, dx, 1.0), 0.0)
+        # Concave: slopes non-increasing along the grid (the curves of concave draws are, up to the grid).
+        return np.minimum.accumulate(np.maximum(s, 0.0), axis=1)
 
 
-def _curves(replicates: Sequence[LawReplicates], lo: np.ndarray, hi: np.ndarray, quantile: float | None) -> list[_Curve]:
-    out = []
-    for reps, low, high in zip(replicates, lo, hi):
-        start = max(float(low), 1.0)
-        top = max(float(high), start)
-        x = np.unique(np.concatenate(([float(low)] if low >= 1 else [], np.geomspace(start, top, GRID_POINTS))))
-        values = reps.values(x)  # R x K
-        g = values.mean(axis=0) if quantile is None else np.quantile(values, quantile, axis=0)
-        out.append(_Curve(x, np.maximum.accumulate(g)))  # every draw rises, so the curve must too
-    return out
+def _curves(replicates: Sequence[LawReplicates], lo: np.ndarray, hi: np.ndarray, quantile: float | None,
+            points: int = GRID_POINTS) -> _Curves:
+    start = np.maximum(lo, 1.0)
+    top = np.maximum(hi, start)
+    t = np.linspace(0.0, 1.0, points)[None, :]
+    x = np.exp(np.log(start)[:, None] + t * (np.log(top) - np.log(start))[:, None])  # L x K
+    x[:, 0] = np.where(lo >= 1, lo, x[:, 0])
+    g = np.empty_like(x)
+    for i, reps in enumerate(replicates):
+        values = reps.values(x[i])  # R x K
+        g[i] = values.mean(axis=0) if quantile is None else np.quantile(values, quantile, axis=0)
+    return _Curves(x, np.maximum.accumulate(g, axis=1))  # every draw rises, so the curve must too
 
 
-def _sum_solution(curves: list[_Curve], weights: np.ndarray, budget: float) -> np.ndarray:
-    # Piecewise-linear curves with non-increasing slopes (the upper concave envelope is approximated by clamping).
-    slopes = []
-    for curve in curves:
-        dx = np.diff(curve.x)
-        s = np.where(dx > 0, np.diff(curve.g) / np.where(dx > 0, dx, 1.0), 0.0)
-        slopes.append(np.minimum.accumulate(np.maximum(s, 0.0)))
+def _sum_solution(curves: _Curves, weights: np.ndarray, budget: float) -> np.ndarray:
+    slopes = weights[:, None] * curves.slopes  # L x (K-1), non-increasing
+    rows = np.arange(len(slopes))
 
     def spend(lam: float) -> np.ndarray:
-        xs = np.empty(len(curves))
-        for i, (curve, s) in enumerate(zip(curves, slopes)):
-            # The number of segments whose weighted slope is still above lambda; the last one partly.
-            k = int(np.searchsorted(-weights[i] * s, -lam, side="left"))
-            xs[i] = curve.x[min(k, len(curve.x) - 1)]
-        return xs
+        k = (slopes > lam).sum(axis=1)  # segments still steeper than lambda, taken whole
+        return curves.x[rows, k]
 
-    top = max(float(w * s[0]) for w, s in zip(weights, slopes) if len(s)) if any(len(s) for s in slopes) else 1.0
-    lo_lam, hi_lam = 0.0, max(top, 1e-300) * 2.0
-    if spend(lo_lam).sum() <= budget:
-        return spend(lo_lam)
+    if spend(0.0).sum() <= budget:
+        return spend(0.0)
+    lo_lam, hi_lam = 0.0, float(slopes[:, 0].max()) * 2.0 + 1e-300
     for _ in range(100):
         mid = 0.5 * (lo_lam + hi_lam)
         if spend(mid).sum() > budget:
             lo_lam = mid
         else:
             hi_lam = mid
-    x = spend(hi_lam)  # within budget; hand the rest to the steepest next segments
+    x = spend(hi_lam)  # within budget; the rest goes to the steepest next segments, part of one if need be
+    k = (slopes > hi_lam).sum(axis=1)
     rest = budget - x.sum()
-    if rest > 0:
-        gains = []
-        for i, (curve, s) in enumerate(zip(curves, slopes)):
-            k = int(np.searchsorted(curve.x, x[i], side="right")) - 1
-            gains.append(weights[i] * s[k] if k < len(s) else 0.0)
-        for i in np.argsort(gains)[::-1]:
-            room = curves[i].x[-1] - x[i]
-            take = min(room, rest)
-            x[i] += take
-            rest -= take
-            if rest <= 0:
-                break
+    nxt = np.where(k < slopes.shape[1], slopes[rows, np.minimum(k, slopes.shape[1] - 1)], -1.0)
+    for i in np.argsort(-nxt):
+        if rest <= 0:
+            break
+        take = min(curves.x[i, -1] - x[i], rest)
+        x[i] += take
+        rest -= take
     return x
 
 
-def _maxmin_solution(curves: list[_Curve], budget: float) -> np.ndarray:
-    def need(t: float) -> np.ndarray:
-        return np.array([np.interp(t, c.g, c.x) if t > c.g[0] else c.x[0] for c in curves])
+def _level_pairs(curves: _Curves, t: float) -> np.ndarray:
+    """Per language the pairs its curve needs to reach t (its floor when already there, its top when never)."""
+    g, x = curves.g, curves.x
+    k = (g < t).sum(axis=1)  # first grid index at or above t
+    rows = np.arange(len(g))
+    k_hi = np.minimum(k, g.shape[1] - 1)
+    k_lo = np.maximum(k - 1, 0)
+    g0, g1 = g[rows, k_lo], g[rows, k_hi]
+    frac = np.where(g1 > g0, (t - g0) / np.where(g1 > g0, g1 - g0, 1.0), 1.0)
+    out = x[rows, k_lo] + np.clip(frac, 0.0, 1.0) * (x[rows, k_hi] - x[rows, k_lo])
+    return np.where(k == 0, x[:, 0], out)
 
-    lo_t = min(float(c.g[0]) for c in curves)
-    hi_t = max(float(c.g[-1]) for c in curves)
-    if need(hi_t).sum() <= budget:
-        return need(hi_t)
+
+def _maxmin_solution(curves: _Curves, budget: float) -> np.ndarray:
+    lo_t, hi_t = float(curves.g[:, 0].min()), float(curves.g[:, -1].max())
+    if _level_pairs(curves, hi_t).sum() <= budget:
+        return _level_pairs(curves, hi_t)
     for _ in range(100):
         mid = 0.5 * (lo_t + hi_t)
-        if need(mid).sum() > budget:
+        if _level_pairs(curves, mid).sum() > budget:
             hi_t = mid
         else:
             lo_t = mid
-    return need(lo_t)
+    return _level_pairs(curves, lo_t)
 
 
 def _whole(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: int) -> np.ndarray:
@@ -134,7 +141,7 @@ def _whole(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: int) -> np.nda
 
 def robust_allocation(replicates: Sequence[LawReplicates], floors: Sequence[int], caps: Sequence[int],
                       weights: Sequence[float], budget: int, objective: str,
-                      quantile: float | None = None) -> np.ndarray:
+                      quantile: float | None = None, points: int = GRID_POINTS) -> np.ndarray:
     """Whole pairs per language maximising the expected objective (``quantile`` None) or the objective of each
     language's ``quantile`` curve, over the replicates; the pairs sum to min(budget, sum of caps)."""
     lo = np.asarray(floors, dtype=float)
@@ -143,7 +150,7 @@ def robust_allocation(replicates: Sequence[LawReplicates], floors: Sequence[int]
         raise PlanningError("The budget is below the sum of the floors.", field="budget")
     target = int(min(budget, hi.sum()))
     top = np.minimum(hi, np.maximum(lo, target - (lo.sum() - lo)))  # no language can take more than what is left
-    curves = _curves(aligned(replicates), lo, top, quantile)
+    curves = _curves(aligned(replicates), lo, top, quantile, points)
     if objective == "sum":
         x = _sum_solution(curves, np.asarray(weights, dtype=float), float(target))
     elif objective == "maxmin":

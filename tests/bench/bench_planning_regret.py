@@ -111,9 +111,9 @@ def run(args) -> None:
                     plan = make(codes, budget, truth, obj, mode=mode, results=results, caps=caps)
                     pairs = {lp.code: lp.pairs for lp in plan.languages}
                     real = objective_value(truth, [pairs[c] for c in codes], obj) - uni_true
-                    pred = getattr(plan, "headline_gain", None)
+                    pred = getattr(plan, "gain_expected", None)
                     if pred is None:
-                        pred = plan.total_gain
+                        pred = getattr(plan, "headline_gain", plan.total_gain)
                     s = stats[(obj, mode)]
                     s["pred"].append(pred)
                     s["real"].append(real)
