@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from studio.errors import LinguaTuneError
 from studio.planning.budget import parse_budget
+from studio.planning.plan import EXTRAPOLATION_MARK
 from studio.ui.theme import current_theme
 from studio.session.planning import parse_weight
 
@@ -144,9 +145,11 @@ class AllocationModel(QAbstractTableModel):
     """The plan as a table: one row per language; the Cap column (600k and 1.2M accepted) and the Weight column
     (the language's weight in the objective, like the CLI's ``--weight``) are editable."""
 
-    HEADERS = ("Language", "Pairs", "Uniform pairs", "Predicted", "Uniform predicted", "Gain", "Cap", "Weight")
+    HEADERS = ("Language", "Pairs", "Uniform pairs", "Predicted", "Uniform predicted", "Gain", "Cap", "Weight",
+               "Measured")
     CAP = 6
     WEIGHT = 7
+    MEASURED = 8
     EDITABLE = (CAP, WEIGHT)
     cap_edited = Signal(str, int)  # code, new cap
     cap_rejected = Signal(str, str)  # code, reason
@@ -186,6 +189,7 @@ class AllocationModel(QAbstractTableModel):
             format_gain(gain),
             f"{lp.cap:,}",
             f"{lp.weight:g}",
+            lp.extrapolation_text() + (" ⚑" if lp.flags else ""),
         )
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
@@ -202,6 +206,9 @@ class AllocationModel(QAbstractTableModel):
                 return "Most pairs this language may get (default: its WikiMatrix pairs). Double-click to edit."
             if role == Qt.ItemDataRole.ToolTipRole and section == self.WEIGHT:
                 return "This language's weight in the objective (default 1; 2 counts its gain twice). Double-click."
+            if role == Qt.ItemDataRole.ToolTipRole and section == self.MEASURED:
+                return ("Where this language's law was measured: 'within pilots', or how far the plan reads it "
+                        "beyond its largest (or below its smallest) pilot. ⚑: the fit is flagged (hover the cell).")
         return None
 
     def flags(self, index: _Index):
@@ -219,6 +226,7 @@ class AllocationModel(QAbstractTableModel):
             lp.predicted - lp.uniform_predicted,
             lp.cap,
             lp.weight,
+            (lp.extrapolation or {}).get("factor", 1.0),
         )[column]
 
     def data(self, index: _Index, role=Qt.ItemDataRole.DisplayRole):
@@ -242,6 +250,12 @@ class AllocationModel(QAbstractTableModel):
                 value = self.raw(row, column)
                 if math.isfinite(value) and abs(value) > 1e-9:
                     return QBrush(QColor(self._theme.good if value > 0 else self._theme.error))
+            if column == self.MEASURED:
+                lp = self.rows[row]
+                far = lp.extrapolation is not None and lp.extrapolation["side"] == "above" \
+                    and lp.extrapolation["factor"] > EXTRAPOLATION_MARK
+                if far or lp.flags:
+                    return QBrush(QColor(self._theme.warning_text))
             return None
         if role == _BACKGROUND:
             return QBrush(QColor(self._theme.error_background)) if error else None
@@ -252,6 +266,16 @@ class AllocationModel(QAbstractTableModel):
                 return "Double-click to change this language's cap (600k and 1.2M are accepted)."
             if column == self.WEIGHT:
                 return "Double-click to change this language's weight in the objective (a positive number)."
+            if column == self.MEASURED:
+                lp = self.rows[row]
+                lines = []
+                if lp.measured is not None:
+                    lines.append(f"Pilots from {lp.measured[0]:,.0f} to {lp.measured[1]:,.0f} pairs; the plan gives "
+                                 f"{lp.pairs:,}.")
+                if lp.quality:
+                    lines.append(f"Fit: {lp.quality}.")
+                lines += [f"⚑ {flag}" for flag in lp.flags]
+                return "\n".join(lines) or "The uncalibrated prior: never measured."
         return None
 
     def setData(self, index: _Index, value, role=Qt.ItemDataRole.EditRole) -> bool:

@@ -604,7 +604,7 @@ class PlanPage(QWidget):
     def _update_curves(self, plan: Plan, names: dict[str, str]) -> None:
         """Rebuild the curves only when what they show changed (laws, languages, caps, fit, theme)."""
         key = (
-            tuple((lp.code, repr(lp.law.to_dict()), lp.cap) for lp in plan.languages),
+            tuple((lp.code, repr(lp.law.to_dict()), lp.cap, lp.measured) for lp in plan.languages),
             id(self.fit_results),
             id(self.pilot_points),
             current_theme().name,
@@ -634,6 +634,7 @@ class PlanPage(QWidget):
                 color=self._colors[lp.code],
                 pairs=grid,
                 scores=np.asarray(lp.law.value(grid), dtype=float),
+                measured=lp.measured if fitted or lp.measured is not None else None,
             )
             if fitted:
                 band = result.band

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -76,6 +76,7 @@ class CurveSpec:
     band_upper: np.ndarray | None = None
     point_pairs: np.ndarray | None = None
     point_scores: np.ndarray | None = None
+    measured: tuple[float, float] | None = None  # pilots' range: solid inside, dashed where the law is extrapolated
 
 
 def _style_plot(item: pg.PlotItem, theme: Theme) -> None:
@@ -124,6 +125,7 @@ class LawCurvesPlot(pg.PlotItem):
         self.getViewBox().setMouseEnabled(x=False, y=False)
         self.curve_items: dict[str, pg.PlotDataItem] = {}
         self.band_items: dict[str, pg.FillBetweenItem] = {}
+        self.measured_items: dict[str, pg.PlotDataItem] = {}  # the solid stretch over a law's pilots
         self.point_items: dict[str, pg.ScatterPlotItem] = {}
         self.markers = pg.ScatterPlotItem(size=13, symbol="d", pxMode=True, hoverable=True, tip=self._marker_tip)
         self._brushes: dict[int, object] = {}
@@ -139,7 +141,7 @@ class LawCurvesPlot(pg.PlotItem):
     def set_curves(self, specs: list[CurveSpec]) -> None:
         """Replace every curve, band and pilot-point set (markers are kept; see set_markers)."""
         item = self
-        for collection in (self.curve_items, self.band_items, self.point_items):
+        for collection in (self.curve_items, self.band_items, self.point_items, self.measured_items):
             for graphics in collection.values():
                 item.removeItem(graphics)
             collection.clear()
@@ -155,7 +157,17 @@ class LawCurvesPlot(pg.PlotItem):
         for spec in specs:
             x = np.log10(spec.pairs)
             # Wide pens are stroked as polygons; with many languages thin lines keep a repaint within a frame.
-            pen = pg.mkPen(spec.color, width=2.2 if len(specs) <= LEGEND_LIMIT else 1)
+            width = 2.2 if len(specs) <= LEGEND_LIMIT else 1
+            pen = pg.mkPen(spec.color, width=width)
+            if spec.measured is not None:
+                # Where no pilot was run the law is an extrapolation: dashed there, solid over the pilots.
+                pen = pg.mkPen(spec.color, width=width, style=Qt.PenStyle.DashLine)
+                inside = (spec.pairs >= spec.measured[0]) & (spec.pairs <= spec.measured[1])
+                if inside.any():
+                    solid = pg.PlotDataItem(x[inside], spec.scores[inside], pen=pg.mkPen(spec.color, width=width))
+                    solid.setZValue(11)
+                    self.measured_items[spec.code] = solid
+                    item.addItem(solid)
             curve = pg.PlotDataItem(x, spec.scores, pen=pen, name=spec.label)
             curve.setZValue(10)
             self.curve_items[spec.code] = curve

@@ -367,3 +367,34 @@ def test_studio_demo_path_goes_from_plan_to_live_monitor(qtbot, window):
     assert list(steps) == list(range(1, 31))
     assert set(monitor.eval_plot.curves) == set(PAPER_LANGUAGES)
     assert monitor.heatmap.current() is not None
+
+
+def test_fitted_laws_show_where_they_were_measured_and_the_gain_interval(qtbot, window, pilot_csv, monkeypatch):
+    from PySide6.QtCore import Qt as QtNs
+
+    from studio.ui.models import AllocationModel
+
+    page = window.plan_page
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(pilot_csv), ""))
+    with qtbot.waitSignal(page.fit_finished, timeout=60_000):
+        window.fit_action.trigger()
+    wait_redrawn(qtbot, page)
+    plan = page.plan
+    assert plan.allocation == "robust" and plan.gain_interval is not None
+    summary = page.summary_label.text()
+    assert "95% interval" in summary and "robust allocation" in summary
+    model = page.allocation_model
+    header = model.headerData(AllocationModel.MEASURED, QtNs.Orientation.Horizontal)
+    assert header == "Measured"
+    texts = [model.data(model.index(r, AllocationModel.MEASURED)) for r in range(model.rowCount())]
+    assert texts == [lp.extrapolation_text() + (" ⚑" if lp.flags else "") for lp in plan.languages]
+    assert all(lp.floor == int(lp.measured[0]) for lp in plan.languages)  # default floors: the smallest pilot
+    tip = model.data(model.index(0, AllocationModel.MEASURED), QtNs.ItemDataRole.ToolTipRole)
+    assert "Pilots from" in tip and f"{plan.languages[0].pairs:,}" in tip
+    # Each fitted curve: dashed where extrapolated, with a solid stretch exactly over its pilots.
+    curves = page.figure.curves
+    for lp in plan.languages:
+        assert curves.curve_items[lp.code].opts["pen"].style() == QtNs.PenStyle.DashLine
+        x, _ = curves.measured_items[lp.code].getData()
+        low, high = np.log10(lp.measured[0]), np.log10(lp.measured[1])
+        assert x.min() >= low - 1e-9 and x.max() <= high + 1e-9 and x.max() - x.min() > 0.8 * (high - low)
