@@ -349,27 +349,14 @@ class Suggestion:
                 "total_after": round(self.total_after)}
 
 
-def _noise(points: Sequence[Point], fit: FitResult) -> np.ndarray:
-    """Per-point noise of a language's measurements: the eval's sampling error combined with the fit's lack of
-    fit (RMSE, counted only when the law has fewer parameters than points), floored at 0.1 score points."""
-    extra = fit.rmse ** 2 * len(points) / (len(points) - 3) if len(points) > 3 else 0.0
-    se = np.array([p.se if p.se is not None else fit.rmse for p in points], dtype=float)
-    return np.sqrt(np.maximum(se ** 2 + extra, 0.01))
-
-
-def _replicate_laws(points: Sequence[Point], fit: FitResult, count: int, rng, form: str) -> list[ScalingLaw]:
-    x = np.array([p.pairs for p in points], dtype=float)
-    centre = np.asarray(fit.law.value(x), dtype=float)
-    noise = _noise(points, fit)
-    laws = []
-    for _ in range(count):
-        y = centre + rng.normal(0.0, noise)
-        sample = [Measurement(points[0].language, xi, float(yi)) for xi, yi in zip(x, y)]
-        try:
-            laws.append(fit_laws(sample, form=form, pooled=False, bootstrap=0)[points[0].language].law)
-        except FitError:
-            continue
-    return laws
+def _replicates_of(fits: Mapping[str, FitResult]) -> dict[str, list[ScalingLaw]]:
+    """Each language's calibrated replicates (studio/planning/fitting.py) as laws."""
+    out = {}
+    for code, fit in fits.items():
+        if fit.replicates is None:
+            raise CalibrationError(f"The fit of {code} has no replicates; suggestions need a bootstrap.")
+        out[code] = [fit.replicates.law(i) for i in range(len(fit.replicates))]
+    return out
 
 
 def _spread(laws_by_language: Mapping[str, list[ScalingLaw]], budget: int, caps: Mapping[str, int]) -> Spread:
@@ -411,38 +398,41 @@ def suggest_pilots(points: Sequence[Point], budget: int, *, caps: Mapping[str, i
                    seed: int = 0) -> tuple[Spread, list[Suggestion]]:
     """The allocation's spread now, and candidate pilots ranked by how much they would narrow it.
 
-    For a candidate (language, size) the measurement is simulated at the current law's prediction with the noise
-    of that language's pilots, the language's laws are re-bootstrapped with it, and the allocation re-solved under
-    the same replicates of the other languages. Needs a law alone for each language (3+ sizes each).
+    The spread is that of the optimal allocation over the laws' calibrated replicates (the same draws that give the
+    bands and the plan's interval). For a candidate (language, size) the measurement is simulated at the current
+    law's prediction with that language's noise, every law is refitted with it (the languages share the noise
+    estimate and the exponents' prior), and the allocation's spread is measured again. Languages measured at 2
+    sizes are fitted with the exponent pooled; one size is not enough.
     """
     caps = dict(caps or {})
     by_language: dict[str, list[Point]] = {}
     for p in points:
         by_language.setdefault(p.language, []).append(p)
-    thin = [c for c, pts in by_language.items() if len({p.pairs for p in pts}) < 3]
+    thin = [c for c, pts in by_language.items() if len({p.pairs for p in pts}) < 2]
     if thin:
-        raise CalibrationError(f"Suggestions need pilots at 3 or more sizes for every language; {', '.join(thin)} "
-                               f"has fewer: pilot it first.", field="suggest")
-    rng = np.random.default_rng(seed)
-    fits = {c: fit_points(pts, form=form, bootstrap=0)[c] for c, pts in by_language.items()}
-    forms = {c: fit.law.form for c, fit in fits.items()}
-    base = {c: _replicate_laws(pts, fits[c], replicates, rng, forms[c]) for c, pts in by_language.items()}
-    now = _spread(base, budget, caps)
+        raise CalibrationError(f"Suggestions need pilots at 2 or more sizes for every language; {', '.join(thin)} "
+                               f"has one: pilot it first.", field="suggest")
+
+    def fit(pts: Sequence[Point]) -> dict[str, FitResult]:
+        try:
+            return fit_points(pts, form=form, bootstrap=replicates, seed=seed)
+        except FitError as exc:
+            raise CalibrationError(f"No suggestion: {exc}", field="suggest") from None
+
+    fits = fit(points)
+    now = _spread(_replicates_of(fits), budget, caps)
     measured = sorted({p.pairs for p in points})
     candidates = sorted(set(sizes or []) | {int(v) for v in np.sqrt(np.array(measured[:-1]) * measured[1:])}
                         | {measured[-1] * 2, measured[-1] * 4})
     suggestions = []
     for code, pts in by_language.items():
-        se = float(np.median(_noise(pts, fits[code])))
+        errors = [p.se for p in pts if p.se is not None]
+        se = float(np.median(errors)) if errors else None
         for size in candidates:
             if size > caps.get(code, 10 ** 12) or any(p.pairs == size for p in pts):
                 continue
             simulated = Point(code, size, float(fits[code].law.value(float(size))), se, pts[0].metric, "simulated")
-            extended = pts + [simulated]
-            trial = dict(base)
-            trial[code] = _replicate_laws(extended, fits[code], replicates, np.random.default_rng(seed + size),
-                                          forms[code])
-            after = _spread(trial, budget, caps)
+            after = _spread(_replicates_of(fit(list(points) + [simulated])), budget, caps)
             suggestions.append(Suggestion(code, size, now.half_width[code], after.half_width[code], now.total,
                                           after.total))
     suggestions.sort(key=lambda s: (-s.narrowing, s.pairs))
@@ -453,7 +443,7 @@ def suggest_pilots(points: Sequence[Point], budget: int, *, caps: Mapping[str, i
 @dataclass
 class Progress:
     """Where a sweep stands: its measured points, the laws fitted to them (None while too few), a sentence on the
-    state, and the next pilot worth running once every language has 3 sizes and a budget is known."""
+    state, and the next pilot worth running once every language has 2 sizes and a budget is known."""
 
     sweep_id: str
     finished: int

@@ -94,8 +94,11 @@ def test_suggestions_rank_pilots_by_how_much_they_narrow_the_allocation():
     best = suggestions[0]
     assert best.narrowing == max(s.narrowing for s in suggestions)
     assert "next:" in best.sentence() and best.language in best.sentence()
-    with pytest.raises(LinguaTuneError, match="3 or more sizes"):
-        calibrate.suggest_pilots(points[:2] + points[3:], 4800)
+    # Two sizes are enough now (the exponent is pooled); one is not.
+    _spread2, two = calibrate.suggest_pilots(points[:2] + points[3:], 4800, replicates=20)
+    assert two and two[0].language in ("demo_lex", "demo_sov")
+    with pytest.raises(LinguaTuneError, match="2 or more sizes"):
+        calibrate.suggest_pilots(points[:1] + points[3:], 4800)
 
 
 def test_comparison_totals_difference_and_verdict():
