@@ -45,11 +45,11 @@ EXTRAPOLATION_MARK = 10.0
 _LAW_COLUMNS = ("c", "a", "b", "g", "x0")
 _CSV_COLUMNS = (
     "code", "name", "pairs", "cap", "floor", "weight", "predicted", "uniform_pairs", "uniform_predicted", "prior",
-    "law_form", *_LAW_COLUMNS,
+    "law_form", *_LAW_COLUMNS, "measured_min", "measured_max", "quality", "flags",
 )
 _CSV_PLAN_KEYS = (
     "schema", "budget", "objective", "prior", "predicted_total", "uniform_total", "lam", "gain_per_1k",
-    "law_source", "created_at", "warnings", "prior_note",
+    "law_source", "created_at", "warnings", "prior_note", "allocation", "headline",
 )
 
 
@@ -250,6 +250,9 @@ class Plan:
                     repr(language.weight), repr(language.predicted), language.uniform_pairs,
                     repr(language.uniform_predicted), "true" if language.prior else "false", language.law.form,
                     *[repr(params[name]) if name in params else "" for name in _LAW_COLUMNS],
+                    "" if language.measured is None else repr(language.measured[0]),
+                    "" if language.measured is None else repr(language.measured[1]),
+                    language.quality, json.dumps(list(language.flags)) if language.flags else "",
                 ]
             )
         return out.getvalue()
@@ -794,6 +797,16 @@ def _dict_from_csv(text: str, name: str) -> dict[str, Any]:
             if row.get(key) not in (None, "")
         }
         entry["law"] = {"form": row["law_form"], "params": params}
+        if row.get("measured_min") or row.get("measured_max"):
+            entry["measured"] = [_csv_number(row.get("measured_min"), f"{path}.measured", whole=False),
+                                 _csv_number(row.get("measured_max"), f"{path}.measured", whole=False)]
+        if row.get("quality"):
+            entry["quality"] = row["quality"]
+        if row.get("flags"):
+            try:
+                entry["flags"] = json.loads(row["flags"])
+            except json.JSONDecodeError:
+                raise _fail(f"{path}.flags", f"must be a JSON list of text, got {row['flags']!r}.") from None
         languages.append(entry)
     data["languages"] = languages
     return data

@@ -224,3 +224,18 @@ def test_bands_of_three_point_laws_cover_the_truth_at_about_their_level():
             covered.append(lower[0] <= law.value(x) <= upper[0])
     assert 0.85 <= np.mean(covered) <= 1.0, np.mean(covered)
     assert all(r.r2 is None for r in results.values())
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml", ".csv"])
+def test_every_plan_format_keeps_the_evidence_and_the_headline(tmp_path, suffix):
+    laws = _truth(23, 4)
+    results = fit_laws(_pilots(laws, CODES[:4], [1000, 3000, 10000], 1.0, 23), bootstrap=30)
+    results[CODES[0]].flags.append("flat: a test flag")
+    plan = make_plan(CODES[:4], "400k", fits=results, objective="maxmin")
+    again = load_plan(save_plan(plan, tmp_path / f"plan{suffix}"))
+    assert again.allocation == plan.allocation == "robust"
+    assert again.gain_interval == pytest.approx(plan.gain_interval)
+    assert again.gain_expected == pytest.approx(plan.gain_expected)
+    assert [(lp.measured, lp.flags, lp.quality) for lp in again.languages] == \
+        [(lp.measured, lp.flags, lp.quality) for lp in plan.languages]
+    assert again.headline() == plan.headline()
