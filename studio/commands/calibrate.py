@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from studio.commands.text import table
+from studio.commands.text import fit_footer, table
 from studio.errors import LinguaTuneError
 
 
@@ -63,8 +63,8 @@ def register(sub) -> None:
     p.add_argument("--laws", metavar="LAWS.json", help="fitted laws to plan with")
     p.add_argument("--languages", metavar="CODES")
     p.add_argument("--budget")
-    p.add_argument("--min", dest="floor", default="0", metavar="N",
-                   help="at least N pairs per language (e.g. the smallest pilot: laws are not extrapolated below it)")
+    p.add_argument("--min", dest="floor", default=None, metavar="N",
+                   help="at least N pairs per language (default: each language's smallest pilot, as `plan` does)")
     p.add_argument("--host")
     p.add_argument("--preset", default="demo-world")
     p.add_argument("--data", metavar="FILE")
@@ -215,8 +215,6 @@ def report_fit(registry, ids: Sequence[str], metric: str, form: str, output: str
         law_rows.append([code, result.law.form, params, str(result.n_points), result.quality(),
                          f"{result.rmse:.3g}", "yes" if result.pooled else "no", "; ".join(result.flags) or "-"])
     print(table(["language", "form", "parameters", "points", "fit", "RMSE", "pooled", "flags"], law_rows))
-    from studio.commands.planning import fit_footer
-
     print(fit_footer(results))
     note = synthetic_note(list(results))
     if note:
@@ -287,7 +285,7 @@ def _suggest(args, registry) -> int:
 def comparison_inputs(args):
     """The plan whose optimised and uniform allocations are compared (from --plan, or --laws + languages)."""
     from studio.planning.budget import parse_budget
-    from studio.planning.fitting import load_laws
+    from studio.planning.fitting import load_laws_with_evidence
     from studio.planning.plan import load_plan, make_plan
 
     if args.plan:
@@ -298,13 +296,14 @@ def comparison_inputs(args):
     languages = _codes(args.languages, "--languages")
     if not args.budget:
         raise LinguaTuneError("compare needs --budget with --laws.", field="budget")
-    laws = load_laws(args.laws)
+    laws, evidence = load_laws_with_evidence(args.laws)
     missing = [c for c in languages if c not in laws]
     if missing:
         raise LinguaTuneError(f"The laws file {args.laws} has no law for {', '.join(missing)}; pilot it first.",
                               field="laws")
-    floor = parse_budget(args.floor, what="--min", allow_zero=True)
-    return make_plan(languages, args.budget, laws=laws, floors=floor, law_source=f"fitted laws {args.laws}")
+    floor = None if args.floor in (None, "auto") else parse_budget(args.floor, what="--min", allow_zero=True)
+    return make_plan(languages, args.budget, laws=laws, evidence=evidence, floors=floor,
+                     law_source=f"fitted laws {args.laws}")
 
 
 def run_compare(args) -> int:

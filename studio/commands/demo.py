@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from studio.commands.planning import fit_footer, render_plan
+from studio.commands.planning import render_plan
+from studio.commands.text import fit_footer
 from studio.errors import LinguaTuneError
 from studio.session.calibrate import DEMO_SIZES
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from studio.commands.text import table
+from studio.commands.text import fit_footer, table
 from studio.errors import PlanningError
 
 
@@ -120,18 +120,6 @@ def run_fit(args) -> int:
     print(fit_footer(results))
     print(f"Wrote {len(results)} law(s) to {output}")
     return 0
-
-
-def fit_footer(results) -> str:
-    """How the bands were made: their level and the noise the bootstrap drew with."""
-    from studio.planning.fitting import BAND_LEVEL
-
-    sources = sorted({r.noise_source for r in results.values() if r.noise_source})
-    if not sources:
-        return "No bootstrap (--bootstrap 0): no bands."
-    sd = sorted({round(r.noise_sd, 3) for r in results.values() if r.noise_sd is not None})
-    return (f"Bands: {100 * BAND_LEVEL:.0f}% pointwise, parametric bootstrap; noise per score "
-            f"{', '.join(f'{v:g}' for v in sd)} ({'; '.join(sources)}).")
 
 
 def run_plan(args) -> int:

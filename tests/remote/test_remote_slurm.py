@@ -70,6 +70,12 @@ def test_scancel_cancels_a_running_job(trusted, slurm_profile, slurm_cluster, wo
     updates = list(Follower(registry.get(job.job_id), lambda: open_session(slurm_profile), registry=registry,
                             liveness_every_s=0.5))
     assert updates[-1].kind == "ended" and updates[-1].state == "cancelled", updates[-1]
-    state = slurm_cluster.run("scontrol", "show", "job", job.slurm_job_id).stdout
-    assert "JobState=CANCELLED" in state
+    # slurmctld records the state a moment after scancel returns: read it until it says so, within a deadline.
+    deadline = time.monotonic() + 30
+    state = ""
+    while "JobState=CANCELLED" not in state and time.monotonic() < deadline:
+        state = slurm_cluster.run("scontrol", "show", "job", job.slurm_job_id, check=False).stdout
+        if "JobState=CANCELLED" not in state:
+            time.sleep(0.2)
+    assert "JobState=CANCELLED" in state, state
     assert len(read_events(events_file)) < 5000
