@@ -17,6 +17,7 @@ which gives the gain's distribution and interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -28,8 +29,10 @@ from studio.planning.replicates import LEVEL, PARAMS, LawReplicates
 GRID_POINTS = 1200
 
 
+@lru_cache(maxsize=1024)
 def constant_replicates(law: ScalingLaw, count: int) -> LawReplicates:
-    """``count`` identical draws of a law that has no replicates (the prior, or a fit without a bootstrap)."""
+    """``count`` identical draws of a law that has no replicates (the prior, or a fit without a bootstrap); the
+    same object for the same law, so its tabulated curves are kept between plans."""
     params = law.params()
     return LawReplicates(law.form, {name: np.full(count, params.get(name, 1.0)) for name in PARAMS[law.form]})
 
@@ -64,8 +67,16 @@ def _curves(replicates: Sequence[LawReplicates], lo: np.ndarray, hi: np.ndarray,
     x[:, 0] = np.where(lo >= 1, lo, x[:, 0])
     g = np.empty_like(x)
     for i, reps in enumerate(replicates):
-        values = reps.values(x[i])  # R x K
-        g[i] = values.mean(axis=0) if quantile is None else np.quantile(values, quantile, axis=0)
+        # Tabulating is most of a robust plan's cost and a budget edit does not change a language's grid (floor
+        # to cap), so each set of replicates keeps its last few tables.
+        key = (float(x[i, 0]), float(x[i, -1]), points, quantile, len(reps))
+        cache = reps.__dict__.setdefault("_curve_cache", {})
+        if key not in cache:
+            values = reps.values(x[i])  # R x K
+            cache[key] = values.mean(axis=0) if quantile is None else np.quantile(values, quantile, axis=0)
+            while len(cache) > 8:
+                cache.pop(next(iter(cache)))
+        g[i] = cache[key]
     return _Curves(x, np.maximum.accumulate(g, axis=1))  # every draw rises, so the curve must too
 
 
@@ -149,7 +160,8 @@ def robust_allocation(replicates: Sequence[LawReplicates], floors: Sequence[int]
     if budget < lo.sum():
         raise PlanningError("The budget is below the sum of the floors.", field="budget")
     target = int(min(budget, hi.sum()))
-    top = np.minimum(hi, np.maximum(lo, target - (lo.sum() - lo)))  # no language can take more than what is left
+    # Each grid runs from the floor to the cap (or the budget, when no cap is below it).
+    top = np.minimum(hi, max(float(target), 1.0))
     curves = _curves(aligned(replicates), lo, top, quantile, points)
     if objective == "sum":
         x = _sum_solution(curves, np.asarray(weights, dtype=float), float(target))
@@ -168,25 +180,51 @@ def hedge(replicates: Sequence[LawReplicates], pairs: np.ndarray, baseline: np.n
     pairs = np.asarray(pairs, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
     target = int(round(pairs.sum()))
+    reps = aligned(replicates)
+    base = _scores(reps, baseline)
     best, best_alpha, best_value = pairs.astype(np.int64), 1.0, -np.inf
     for alpha in np.linspace(1.0, 0.0, steps + 1):
         mixed = _whole(alpha * pairs + (1 - alpha) * baseline, np.asarray(lo, float), np.asarray(hi, float), target)
-        value = float(gain_samples(replicates, mixed, baseline, weights, objective).mean())
+        value = float(_objective_gain(_scores(reps, mixed), base, weights, objective).mean())
         if value > best_value + 1e-9:
             best, best_alpha, best_value = mixed, float(alpha), value
     return best, best_alpha
+
+
+def _scores(reps: Sequence[LawReplicates], pairs: Sequence[float]) -> np.ndarray:
+    """Every language's score under every draw at its pairs: (L, R). Languages of one form are evaluated in one
+    numpy expression."""
+    out = np.empty((len(reps), len(reps[0])))
+    x = np.maximum(np.asarray(pairs, dtype=float), 1e-9)
+    for form, names in PARAMS.items():
+        rows = [i for i, r in enumerate(reps) if isinstance(r, LawReplicates) and r.form == form]
+        if not rows:
+            continue
+        p = {n: np.stack([reps[i].params[n] for i in rows]) for n in names}  # (l, R)
+        xi = x[rows][:, None]
+        with np.errstate(divide="ignore", over="ignore"):
+            if form == "power":
+                out[rows] = p["c"] - p["a"] * np.power(p["g"] * xi, -p["b"])
+            else:
+                out[rows] = p["a"] * np.log1p(xi / p["x0"]) + p["b"]
+    for i, r in enumerate(reps):
+        if not isinstance(r, LawReplicates):
+            out[i] = r.values(float(x[i]))
+    return out
+
+
+def _objective_gain(a: np.ndarray, b: np.ndarray, weights: Sequence[float], objective: str) -> np.ndarray:
+    if objective == "maxmin":
+        return a.min(axis=0) - b.min(axis=0)
+    w = np.asarray(weights, dtype=float)[:, None]
+    return (w * a).sum(axis=0) - (w * b).sum(axis=0)
 
 
 def gain_samples(replicates: Sequence[LawReplicates], pairs: Sequence[float], baseline: Sequence[float],
                  weights: Sequence[float], objective: str) -> np.ndarray:
     """The objective of ``pairs`` minus that of ``baseline`` under each joint replicate (shape (R,))."""
     reps = aligned(replicates)
-    a = np.stack([r.values(float(max(x, 1e-9))) for r, x in zip(reps, pairs)])  # L x R
-    b = np.stack([r.values(float(max(x, 1e-9))) for r, x in zip(reps, baseline)])
-    w = np.asarray(weights, dtype=float)[:, None]
-    if objective == "maxmin":
-        return a.min(axis=0) - b.min(axis=0)
-    return (w * a).sum(axis=0) - (w * b).sum(axis=0)
+    return _objective_gain(_scores(reps, pairs), _scores(reps, baseline), weights, objective)
 
 
 def interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
