@@ -526,6 +526,8 @@ def _pooled_noise(results: dict[str, FitResult], shared: _GroupFit | None) -> tu
 # Bayes) and every language's replicates are drawn from its posterior under that population prior; with fewer,
 # replicates come from a parametric bootstrap of the point fits.
 POPULATION_MIN_LANGUAGES = 5
+# When every score has its own sampling error, a pooled residual sd overrides it only with this many dof or more.
+TRUST_POOLED_DOF = 10
 
 
 def _weighted_regression(z: np.ndarray, y: np.ndarray, w: np.ndarray, sign: float):
@@ -598,6 +600,11 @@ def _calibrate(results: dict[str, FitResult], groups: list[tuple[_GroupFit, list
                rng: np.random.Generator, shared: _GroupFit | None = None) -> None:
     """Replicates, bands and noise for every fit (see the module docstring)."""
     sigma, dof, pooled_source = _pooled_noise(results, shared)
+    every_se = all(m.se is not None for r in results.values() for m in r.points)
+    if every_se and dof < TRUST_POOLED_DOF:
+        # Every score brought its own sampling error and the residuals have too few degrees of freedom to say
+        # more (or to show lack of fit): the known errors are the noise.
+        sigma, dof = None, 0
     scale = np.sqrt(dof / rng.chisquare(dof, size=bootstrap)) if dof else np.ones(bootstrap)
     noise_of: dict[str, np.ndarray] = {}
     source_of: dict[str, str] = {}
