@@ -66,17 +66,6 @@ class LawReplicates:
                 out = p["a"] * np.log1p(flat / p["x0"]) + p["b"]
         return out[:, 0] if xs.ndim == 0 else out
 
-    def derivatives(self, x) -> np.ndarray:
-        xs = np.asarray(x, dtype=float)
-        flat = np.atleast_1d(xs)[None, :]
-        p = {k: v[:, None] for k, v in self.params.items()}
-        with np.errstate(divide="ignore", over="ignore"):
-            if self.form == "power":
-                out = p["a"] * p["b"] * np.power(p["g"], -p["b"]) * np.power(flat, -p["b"] - 1.0)
-            else:
-                out = p["a"] / (p["x0"] + flat)
-        return out[:, 0] if xs.ndim == 0 else out
-
     def band(self, x, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise percentile band of the draws at ``x``."""
         tail = 100 * (1 - level) / 2

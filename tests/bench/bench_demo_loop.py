@@ -27,7 +27,11 @@ def main() -> int:
     parser.add_argument("--sizes", default="200,800,3200")
     parser.add_argument("--budget", default="4800")
     parser.add_argument("--keep", help="use this folder as LINGUATUNE_HOME and keep it")
+    parser.add_argument("--from-report", metavar="REPORT", help="print the tables of an earlier run's report")
     args = parser.parse_args()
+    if args.from_report:
+        print_report(json.loads(Path(args.from_report).read_text()), args.concurrency, None)
+        return 0
     home = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-loop-"))
     report = home / "report.json"
     env = dict(os.environ, LINGUATUNE_HOME=str(home), PYTHONPATH=str(ROOT))
@@ -39,19 +43,28 @@ def main() -> int:
     if result.returncode != 0:
         print(result.stdout[-4000:], result.stderr[-4000:])
         return 1
-    data = json.loads(report.read_text())
-    print(f"linguatune demo, {os.cpu_count()} cores, concurrency {args.concurrency} (SYNTHETIC demo world)\n")
+    print_report(json.loads(report.read_text()), args.concurrency, wall)
+    if not args.keep:
+        print(f"(home {home} left for inspection)")
+    return 0
+
+
+def print_report(data: dict, concurrency: int, wall: float | None) -> None:
+    print(f"linguatune demo, {os.cpu_count()} cores, concurrency {concurrency} (SYNTHETIC demo world)\n")
     print("| phase | seconds |\n|---|---:|")
     for phase, seconds in data["timings_s"].items():
         print(f"| {phase} | {seconds:.0f} |")
-    print(f"| wall (process) | {wall:.0f} |\n")
+    if wall is not None:
+        print(f"| wall (process) | {wall:.0f} |")
+    print()
     print("| language | pairs | chrF | s.e. |\n|---|---:|---:|---:|")
     for p in sorted(data["pilots"], key=lambda p: (p["lang"], p["pairs"])):
         print(f"| {p['lang']} | {p['pairs']} | {p['value']:.1f} | {p['se']:.1f} |")
-    print("\n| language | law | R2 | RMSE |\n|---|---|---:|---:|")
+    print("\n| language | law | fit | RMSE |\n|---|---|---|---:|")
     for code, law in data["law_fits"].items():
         params = ", ".join(f"{k}={v:.3g}" for k, v in law["params"].items())
-        print(f"| {code} | {law['form']}: {params} | {law['r2']:.3f} | {law['rmse']:.2f} |")
+        quality = law.get("quality") or (f"R2 {law['r2']:.3f}" if law.get("r2") is not None else "exact fit")
+        print(f"| {code} | {law['form']}: {params} | {quality} | {law['rmse']:.2f} |")
     print("\n| language | opt pairs | opt predicted | opt measured | uni pairs | uni predicted | uni measured |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     opt, uni = data["final"]["optimised"], data["final"]["uniform"]
@@ -62,9 +75,9 @@ def main() -> int:
     diff = data["comparison"]["difference"]
     print(f"\noptimised - uniform, summed chrF: predicted {diff['predicted']:+.1f}, measured {diff['measured']:+.1f} "
           f"± {diff['se']:.1f} (1 s.e., test-set sampling only)")
-    if not args.keep:
-        print(f"(home {home} left for inspection)")
-    return 0
+    if data.get("predicted_gain"):
+        print(f"plan headline: {data['predicted_gain']['headline']} ({data['predicted_gain']['allocation']} "
+              f"allocation)")
 
 
 if __name__ == "__main__":
