@@ -545,12 +545,15 @@ def _weighted_regression(z: np.ndarray, y: np.ndarray, w: np.ndarray, sign: floa
     return p, q, (w * resid * resid).sum(axis=-1), szz, zm[..., 0], sw
 
 
-def _population_prior(form: _Form, grid: np.ndarray, loglik: np.ndarray) -> np.ndarray:
+def _population_prior(form: _Form, grid: np.ndarray, loglik: np.ndarray, draws: int,
+                      rng: np.random.Generator) -> np.ndarray:
     """A hierarchical prior on t(theta) (log b for the power form, theta itself for the log form): normal with
     mean mu and spread tau, both unknown, averaged over their posterior given the languages' likelihood profiles
     (rows of ``loglik``; a flat hyperprior on mu and on tau over grids). Averaging rather than taking the best
     (mu, tau) matters: with noisy pilots the profiles are wide and the best tau collapses towards 0, which would
-    shrink every language onto one exponent. Returns the log prior density on the theta grid (normalised)."""
+    shrink every language onto one exponent. Returns, per replicate, the log prior on the theta grid of one
+    (mu, tau) drawn from that posterior: the same draw for every language of the replicate, so the population's own
+    uncertainty moves all languages together (a sum over 30 languages is not 30 independent errors)."""
     t = np.log(grid) if form.name == "power" else grid
     jac = -np.log(grid) if form.name == "power" else np.zeros_like(grid)  # log |dt/dtheta|
     like = np.exp(loglik - loglik.max(axis=1, keepdims=True))  # L x G
@@ -561,10 +564,10 @@ def _population_prior(form: _Form, grid: np.ndarray, loglik: np.ndarray) -> np.n
         / taus[None, :, None]  # M x T x G, unnormalised density in theta
     dens /= dens.sum(axis=2, keepdims=True)
     log_marginal = np.log(np.einsum("lg,mtg->lmt", like, dens) + 1e-300).sum(axis=0)  # M x T
-    weight = np.exp(log_marginal - log_marginal.max())
+    weight = np.exp(log_marginal - log_marginal.max()).reshape(-1)
     weight /= weight.sum()
-    prior = np.einsum("mt,mtg->g", weight, dens)
-    return np.log(prior + 1e-300)
+    pick = rng.choice(len(weight), size=draws, p=weight)
+    return np.log(dens.reshape(-1, len(grid))[pick] + 1e-300)  # R x G
 
 
 def _posterior_replicates(form: _Form, points: list[Measurement], noise: np.ndarray, log_prior: np.ndarray,
@@ -580,12 +583,12 @@ def _posterior_replicates(form: _Form, points: list[Measurement], noise: np.ndar
     w = 1.0 / noise**2
     z = form.basis(x / x_ref, grid)  # G x n
     p, q, sse, szz, zm, sw = _weighted_regression(z, np.broadcast_to(y, z.shape), w, form.sign)
-    log_post = -0.5 * sse + log_prior
-    post = np.exp(log_post - log_post.max())
-    post /= post.sum()
+    log_post = -0.5 * sse[None, :] + log_prior  # R x G: one prior per replicate
+    post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    cdf = np.cumsum(post, axis=1)
     R = len(scale)
     h = grid[1] - grid[0]
-    pick = rng.choice(len(grid), size=R, p=post)
+    pick = np.minimum((cdf < rng.random(R)[:, None] * cdf[:, -1:]).sum(axis=1), len(grid) - 1)
     theta = np.clip(grid[pick] + rng.uniform(-h / 2, h / 2, size=R), grid[0], grid[-1])
     zr = form.basis(x / x_ref, theta)  # R x n
     pr, qr, _, szz_r, zm_r, _ = _weighted_regression(zr, np.broadcast_to(y, zr.shape), w, form.sign)
@@ -638,7 +641,7 @@ def _calibrate(results: dict[str, FitResult], groups: list[tuple[_GroupFit, list
             _, _, sse, szz, _, _ = _weighted_regression(z, np.broadcast_to(y, z.shape), 1.0 / noise_of[code] ** 2,
                                                         form.sign)
             profiles.append(-0.5 * sse)
-        log_prior = _population_prior(form, grid, np.array(profiles))
+        log_prior = _population_prior(form, grid, np.array(profiles), bootstrap, rng)
         for code, result in results.items():
             replicates = _posterior_replicates(form, result.points, noise_of[code], log_prior, draw_scale, rng)
             _store(result, replicates, noise_of[code], source_of[code] + "; exponent under a population prior "
