@@ -22,17 +22,12 @@ from studio.remote.errors import (
     AuthenticationError,
     HostKeyChangedError,
     HostUnreachableError,
+    HostKeyRevokedError,
     RemoteCommandError,
     UnknownHostKeyError,
 )
 from studio.remote.hosts import HostProfile
-from studio.remote.knownhosts import (
-    VerifyingHostKeyPolicy,
-    app_known_hosts_path,
-    fingerprint,
-    host_entry_name,
-    user_known_hosts_path,
-)
+from studio.remote.knownhosts import VerifyingHostKeyPolicy, fingerprint, host_entry_name, host_keys_for
 from studio.remote.sshconfig import SSHTarget, jump_chain, load_ssh_config, resolve_profile
 
 KEYRING_SERVICE = "linguatune"
@@ -344,10 +339,13 @@ def store_secret(kind: str, ident: str, secret: str) -> None:
 
 def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
-    for path in (user_known_hosts_path(), app_known_hosts_path()):
-        if path.is_file():
-            client.load_system_host_keys(str(path))
-    client.set_missing_host_key_policy(VerifyingHostKeyPolicy())
+    name = host_entry_name(target.hostname, target.port)
+    known, special = host_keys_for(name)
+    for key_name, key in (known.lookup(name) or {}).items():
+        client.get_host_keys().add(name, key_name, key)
+    revoked = [line for line in special if line.marker == "revoked"]
+    ca_only = not known.lookup(name) and any(line.marker == "cert-authority" for line in special)
+    client.set_missing_host_key_policy(VerifyingHostKeyPolicy(cert_authority=ca_only))
     passphrase = password = None
     if target.use_keyring:
         if target.identity_files:
@@ -398,6 +396,11 @@ def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
         reason = str(exc).strip().rstrip(".") or type(exc).__name__
         raise HostUnreachableError(target.hostname, target.port, reason) from None
     transport = client.get_transport()
+    offered = transport.get_remote_server_key() if transport is not None else None
+    for line in revoked:
+        if offered is not None and line.key == offered:
+            client.close()
+            raise HostKeyRevokedError(name, fingerprint(offered), line.source)
     if transport is not None and target.keepalive_s:
         transport.set_keepalive(target.keepalive_s)
     return client

@@ -24,10 +24,10 @@ class HostUnreachableError(RemoteError):
 class UnknownHostKeyError(RemoteError):
     """The server's host key is in no known_hosts file; trusting it needs an explicit confirmation."""
 
-    def __init__(self, host: str, key_type: str, fingerprint: str, key=None):
+    def __init__(self, host: str, key_type: str, fingerprint: str, key=None, note: str = ""):
         super().__init__(
-            f"The host key of {host} is not known ({key_type} {fingerprint}); "
-            f"check it and trust it with --trust {fingerprint}.",
+            f"The host key of {host} is not known ({key_type} {fingerprint}"
+            + (f"; {note}" if note else "") + f"); check it and trust it with --trust {fingerprint}.",
             field=host,
         )
         self.host, self.key_type, self.fingerprint, self.key = host, key_type, fingerprint, key
@@ -44,6 +44,15 @@ class HostKeyChangedError(RemoteError):
         )
         self.host = host
         self.expected_fingerprint, self.actual_fingerprint = expected_fingerprint, actual_fingerprint
+
+
+class HostKeyRevokedError(RemoteError):
+    """The server presented a key that a known_hosts file marks @revoked: refused."""
+
+    def __init__(self, host: str, actual_fingerprint: str, source: str):
+        super().__init__(f"The host key of {host} ({actual_fingerprint}) is revoked in {source}; refusing to "
+                         f"connect.", field=host)
+        self.host, self.actual_fingerprint, self.source = host, actual_fingerprint, source
 
 
 class AuthenticationError(RemoteError):
