@@ -346,10 +346,16 @@ def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
     revoked = [line for line in special if line.marker == "revoked"]
     ca_only = not known.lookup(name) and any(line.marker == "cert-authority" for line in special)
     client.set_missing_host_key_policy(VerifyingHostKeyPolicy(cert_authority=ca_only))
+    # Like ssh: identity files that do not exist are passed over; when none of those named exists and no agent
+    # could stand in, say so (paramiko would fail inside connect with an OSError that reads as an unreachable host).
+    identity_files = [path for path in target.identity_files if os.path.exists(path)]
+    if target.identity_files and not identity_files and not os.environ.get("SSH_AUTH_SOCK"):
+        raise AuthenticationError(target.hostname, target.user,
+                                  f"the key file {target.identity_files[0]} does not exist")
     passphrase = password = None
     if target.use_keyring:
-        if target.identity_files:
-            passphrase = _keyring_secret("passphrase", target.identity_files[0])
+        if identity_files:
+            passphrase = _keyring_secret("passphrase", identity_files[0])
         password = _keyring_secret("password", f"{target.user}@{target.hostname}:{target.port}")
     if sock is None and target.proxy_command:
         sock = paramiko.ProxyCommand(
@@ -359,8 +365,8 @@ def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
     try:
         client.connect(
             target.hostname, port=target.port, username=target.user,
-            key_filename=target.identity_files or None, passphrase=passphrase, password=password,
-            look_for_keys=not target.identity_files, allow_agent=True,
+            key_filename=identity_files or None, passphrase=passphrase, password=password,
+            look_for_keys=not identity_files, allow_agent=True,
             timeout=target.connect_timeout, banner_timeout=target.connect_timeout,
             auth_timeout=target.connect_timeout, channel_timeout=target.connect_timeout, sock=sock,
         )

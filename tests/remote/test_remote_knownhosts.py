@@ -78,3 +78,15 @@ def test_a_host_known_only_through_a_cert_authority_is_refused_saying_why(sshd, 
     with pytest.raises(UnknownHostKeyError, match="@cert-authority line, and LinguaTune does not verify host "
                                                   "certificates"):
         open_session(ssh_profile)
+
+
+def test_a_missing_key_file_is_named_not_reported_as_an_unreachable_host(sshd, ssh_profile, isolated_ssh_files,
+                                                                         tmp_path):
+    from studio.remote.errors import AuthenticationError
+    from studio.remote.hosts import HostProfile
+
+    _write(isolated_ssh_files, sshd.known_hosts_line().strip())
+    gone = tmp_path / "id_gone"
+    profile = HostProfile(**{**ssh_profile.to_dict(), "identity_file": str(gone)})
+    with pytest.raises(AuthenticationError, match=f"the key file {gone} does not exist"):
+        open_session(profile)
