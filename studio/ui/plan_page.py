@@ -708,7 +708,9 @@ class PlanPage(QWidget):
             self.summary_label.setText("Pick languages to see a plan.")
             return
         theme = current_theme()
-        gain = plan.headline_gain
+        # The expected gain over the laws' replicates when there are any (the interval is about it); the point
+        # estimates' own gain beside it.
+        gain = plan.gain_expected if plan.gain_expected is not None else plan.headline_gain
         uniform = plan.uniform_minimum if plan.objective == "maxmin" else plan.uniform_total
         relative = gain / abs(uniform) * 100 if uniform else float("nan")
         unsure = plan.distinguishable is False
@@ -720,11 +722,13 @@ class PlanPage(QWidget):
         else:
             optimised = (f"predicted total <b>{format_score(plan.predicted_total)}</b> vs uniform "
                          f"{format_score(plan.uniform_total)}")
-        gain_text = (f"gain <b style='color:{color}'>{format_gain(gain)}</b>"
+        gain_text = (f"{'expected ' if plan.gain_expected is not None else ''}gain "
+                     f"<b style='color:{color}'>{format_gain(gain)}</b>"
                      + (f" ({relative:+.2f}%)" if math.isfinite(relative) else ""))
         if plan.gain_interval is not None:
             lo, hi = plan.gain_interval
-            gain_text += f", {100 * plan.gain_level:.0f}% interval {format_gain(lo)} to {format_gain(hi)}"
+            gain_text += (f", {100 * plan.gain_level:.0f}% interval {format_gain(lo)} to {format_gain(hi)} "
+                          f"(point estimates {format_gain(plan.headline_gain)})")
             if unsure:
                 gain_text += " — <b>not distinguishable from uniform</b>"
         parts = [f"Budget <b>{plan.budget:,}</b> pairs", optimised, gain_text]

@@ -383,6 +383,10 @@ def test_fitted_laws_show_where_they_were_measured_and_the_gain_interval(qtbot, 
     assert plan.allocation == "robust" and plan.gain_interval is not None
     summary = page.summary_label.text()
     assert "95% interval" in summary and "robust allocation" in summary
+    from studio.ui.models import format_gain
+
+    assert "expected gain <b style=" in summary and format_gain(plan.gain_expected) in summary
+    assert f"(point estimates {format_gain(plan.headline_gain)})" in summary
     model = page.allocation_model
     header = model.headerData(AllocationModel.MEASURED, QtNs.Orientation.Horizontal)
     assert header == "Measured"
