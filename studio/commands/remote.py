@@ -308,6 +308,7 @@ def _format_event(event) -> str:
 
 def cmd_follow(args) -> int:
     from studio.remote.follow import Follower
+    from studio.session.monitor import printable
     from studio.remote.registry import JobRegistry
 
     with JobRegistry() as registry:
@@ -335,6 +336,8 @@ def cmd_follow(args) -> int:
                       file=sys.stderr)
             elif update.kind == "state":
                 print(f"# state: {update.state}", file=sys.stderr)
+            elif update.kind == "warning":
+                print(f"# warning: {printable(update.message)}", file=sys.stderr)
             elif update.kind == "ended":
                 end = update
         if end is None:

@@ -28,8 +28,9 @@ RETRYABLE = CONNECTION_ERRORS + (HostUnreachableError,)
 @dataclass
 class FollowUpdate:
     """One thing a follower reports: ``events`` (a batch), ``state`` (the job's state changed), ``reconnecting``
-    (the connection dropped; ``attempt``), ``reconnected``, or ``ended`` (final ``state``, ``exit_code``, and for a
-    failed or lost job the last log lines)."""
+    (the connection dropped; ``attempt``), ``reconnected``, ``warning`` (the event log did something its writer
+    never does: truncated, gone, a seq gap or a seq going back, lines that are not events; ``message``), or
+    ``ended`` (final ``state``, ``exit_code``, and for a failed or lost job the last log lines)."""
 
     kind: str
     events: list[Event] = field(default_factory=list)
@@ -164,6 +165,9 @@ class Follower:
         self.state = self.target.state
         self.reconnects = 0
         self._done: Event | None = None
+        self._notes: list[str] = []
+        self._log_seen = self.target.offset > 0  # the log existed when this follower began
+        self._gone_said = False
 
     def stop(self) -> None:
         """Ask the follower to end at its next poll (safe from any thread)."""
@@ -178,8 +182,22 @@ class Follower:
         must be delivered (and committed to the registry) before the next read: see ``_drain``."""
         size = session.size(self.events_path)
         if size is None:
+            if self._log_seen and not self._gone_said:
+                self._gone_said = True
+                self._notes.append(f"the event log {self.events_path} is gone (renamed or deleted); waiting for it "
+                                   f"to come back, the job's process is still watched")
             return
+        self._log_seen, self._gone_said = True, False
         pos = self.stream.offset + self.stream.pending_bytes
+        if size < self.stream.offset:
+            # Shrunk below what was already read: truncated or replaced. Read it again from the start; seqs at or
+            # below the last delivered one are not delivered twice (and are reported by the stream).
+            self._notes.append(f"the event log shrank from {self.stream.offset:,} to {size:,} bytes (truncated or "
+                               f"replaced); reading it again from the start")
+            self.stream.offset = 0
+            self.stream.reset_partial()
+            self.stream.replay_until = self.stream.last_seq
+            pos = 0
         if pos >= size:
             return
         if size - pos <= self.chunk_bytes:
@@ -205,10 +223,20 @@ class Follower:
         got = False
         for batch in self._read_batches(session):
             got = True
+            yield from self._warnings()
             yield from self._deliver(batch)
             done = next((e for e in reversed(batch) if e.kind == "done"), None)
             self._done = self._done or done
+        yield from self._warnings()
         return got
+
+    def _warnings(self) -> Iterator[FollowUpdate]:
+        notes = self._notes + self.stream.take_anomalies()
+        self._notes = []
+        for note in notes:
+            if self.registry is not None:
+                self.registry.add_warning(self.target.job_id, note)
+            yield FollowUpdate("warning", message=note)
 
     def _deliver(self, events: list[Event]) -> list[FollowUpdate]:
         updates: list[FollowUpdate] = []

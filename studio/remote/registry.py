@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (job_id, seq)
 );
 CREATE INDEX IF NOT EXISTS events_job_kind ON events (job_id, kind, seq);
+CREATE TABLE IF NOT EXISTS warnings (
+    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    time REAL NOT NULL,
+    text TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sweeps (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -155,6 +160,17 @@ class JobRegistry:
                 " message = COALESCE(?, message) WHERE id = ?",
                 (state, time.time(), exit_code, message, job_id),
             )
+
+    # follower warnings ----------------------------------------------------------------------------------------
+    def add_warning(self, job_id: str, text: str) -> None:
+        """Record what a follower noticed about a job's event log (truncated, gone, seq gaps...)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT INTO warnings (job_id, time, text) VALUES (?, ?, ?)", (job_id, time.time(), text))
+
+    def warnings(self, job_id: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT text FROM warnings WHERE job_id = ? ORDER BY rowid", (job_id,)).fetchall()
+        return [r[0] for r in rows]
 
     # events -------------------------------------------------------------------------------------------------
     def append_events(self, job_id: str, events: Iterable[Event], offset: int, last_seq: int,

@@ -27,6 +27,7 @@ class JobFollowThread(QThread):
     digested = Signal(str, object)            # job id, EventDigest
     connection_changed = Signal(str, str, str)  # job id, ConnectionState value, detail
     ended = Signal(str, str, object, str, object)  # job id, final state, exit code, message, log tail lines
+    warned = Signal(str, str)                 # job id, what the follower noticed about the event log
 
     def __init__(self, registry: JobRegistry, job_id: str, *, follow: bool = True,
                  connect: Callable[[], Session] | None = None, hosts: HostStore | None = None,
@@ -88,6 +89,8 @@ class JobFollowThread(QThread):
             elif update.kind == "reconnecting":
                 self.connection_changed.emit(self.job_id, ConnectionState.RECONNECTING,
                                              f"attempt {update.attempt}: {update.message}")
+            elif update.kind == "warning":
+                self.warned.emit(self.job_id, update.message)
             elif update.kind == "reconnected":
                 self.reconnects += 1
                 self.connection_changed.emit(self.job_id, ConnectionState.CONNECTED,

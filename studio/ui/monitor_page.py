@@ -36,7 +36,7 @@ from studio.remote.connection import open_session
 from studio.remote.hosts import HostStore
 from studio.remote.registry import FINAL_STATES, JobRecord, JobRegistry
 from studio.session.measurements import MeasurementError, measurements_from_model
-from studio.session.monitor import ConnectionState, EventDigest, JobModel, format_duration, metric_label
+from studio.session.monitor import ConnectionState, EventDigest, JobModel, format_duration, metric_label, printable
 from studio.session.launch import resolve_profile
 from studio.ui.follow_worker import JobFollowThread
 from studio.ui.heatmap import AlignmentHeatmap
@@ -64,6 +64,7 @@ class JobView(JobModel):
     loaded: bool = False
     thread: JobFollowThread | None = None
     dirty: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)  # what the follower noticed about the event log
 
     def apply(self, digest: EventDigest) -> set[str]:
         """Store a batch (GUI thread; numpy concatenation only) and mark the changed parts for the next draw."""
@@ -289,6 +290,7 @@ class MonitorPage(QWidget):
         thread.digested.connect(self._on_digest)
         thread.connection_changed.connect(self._on_connection)
         thread.ended.connect(self._on_ended)
+        thread.warned.connect(self._on_warning)
         thread.finished.connect(lambda t=thread: self._thread_finished(t))
         view.thread = thread
         self._threads.add(thread)
@@ -320,6 +322,14 @@ class MonitorPage(QWidget):
         view = self.views.get(job_id)
         if view is not None:
             view.apply(digest)
+
+    def _on_warning(self, job_id: str, text: str) -> None:
+        view = self.views.get(job_id)
+        if view is None:
+            return
+        view.warnings.append(text)
+        view.log_lines.append(f"{time.strftime('%H:%M:%S')}  warning: {printable(text)}")
+        view.dirty.add("log")
 
     def _on_connection(self, job_id: str, state: str, detail: str) -> None:
         view = self.views.get(job_id)

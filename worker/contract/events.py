@@ -164,6 +164,15 @@ class EventStream:
         self.last_seq = last_seq
         self.skipped = 0
         self._pending = b""
+        self._notes: list[str] = []
+        # After the log was replaced and is read again from the start: seqs up to here were delivered before.
+        self.replay_until = -1
+
+    def take_anomalies(self) -> list[str]:
+        """Sentences about what the log did that its writer never does (seq gaps, seq going back, lines that are
+        not events), collected since the last call. A reader reports them; nothing is dropped silently."""
+        notes, self._notes = self._notes, []
+        return notes
 
     def feed(self, chunk: bytes) -> list[Event]:
         buffer = self._pending + chunk
@@ -182,24 +191,41 @@ class EventStream:
                 objs = None
         except ValueError:
             objs = None
+        bad = 0
         if objs is None:
             objs = []
             for line in lines:
                 try:
                     objs.append(json.loads(line))
                 except ValueError:
-                    self.skipped += 1
+                    bad += 1
         events: list[Event] = []
         last = self.last_seq
+        behind: list[int] = []
         for obj in objs:
             try:
                 event = Event.from_dict(obj)
             except EventFormatError:
-                self.skipped += 1
+                bad += 1
+                continue
+            if event.seq <= self.replay_until and event.seq <= last:
                 continue
             if event.seq > last:
+                if event.seq > last + 1:
+                    self._notes.append(f"events {last + 1}-{event.seq - 1} are missing from the log (seq jumped "
+                                       f"from {last} to {event.seq})")
                 events.append(event)
                 last = event.seq
+            else:
+                behind.append(event.seq)
+        if behind:
+            # New bytes whose seq is not above the last delivered: a writer that restarted its count, or a line
+            # with a wild seq before them. Not delivered (they would collide), but said.
+            self._notes.append(f"{len(behind)} event(s) with seq {behind[0]}" + (f"..{behind[-1]}" if len(behind) > 1
+                               else "") + f" came after seq {last} and were not delivered")
+        if bad:
+            self.skipped += bad
+            self._notes.append(f"{bad} line(s) of the log are not valid events and were skipped")
         self.last_seq = last
         return events
 
