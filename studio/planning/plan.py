@@ -488,6 +488,16 @@ def make_plan(
 # Validation
 
 
+def _show(value: Any) -> str:
+    """A value for an error message: its repr, cut short (a 5,000-digit integer or a huge list must not become the
+    message, and repr of an integer past Python's digit limit raises)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _fail(path: str, message: str) -> PlanFormatError:
     return PlanFormatError(f"Plan field {path}: {message}", field=path)
 
@@ -502,7 +512,7 @@ def _int(data: Mapping[str, Any], key: str, path: str, *, minimum: int = 0, defa
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise _fail(path, f"must be a whole number, got {value!r}.")
+            raise _fail(path, f"must be a whole number, got {_show(value)}.")
     if value < minimum:
         raise _fail(path, f"must be at least {minimum}, got {value}.")
     return value
@@ -517,10 +527,14 @@ def _float(data: Mapping[str, Any], key: str, path: str, *, positive: bool = Fal
     value = data[key]
     if value is None and nullable:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail(path, f"must be a finite number, got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(path, f"must be a finite number, got {_show(value)}.")
+    if isinstance(value, int) and value.bit_length() > 1000:  # float() would overflow
+        raise _fail(path, f"must be a finite number, got {_show(value)}.")
+    if not math.isfinite(value):
+        raise _fail(path, f"must be a finite number, got {_show(value)}.")
     if positive and value <= 0:
-        raise _fail(path, f"must be positive, got {value!r}.")
+        raise _fail(path, f"must be positive, got {_show(value)}.")
     return float(value)
 
 
@@ -531,7 +545,7 @@ def _str(data: Mapping[str, Any], key: str, path: str, *, default: Any = ...) ->
         raise _fail(path, "is missing.")
     value = data[key]
     if not isinstance(value, str):
-        raise _fail(path, f"must be text, got {value!r}.")
+        raise _fail(path, f"must be text, got {_show(value)}.")
     return value
 
 
@@ -542,19 +556,19 @@ def _bool(data: Mapping[str, Any], key: str, path: str, *, default: Any = ...) -
         raise _fail(path, "is missing.")
     value = data[key]
     if not isinstance(value, bool):
-        raise _fail(path, f"must be true or false, got {value!r}.")
+        raise _fail(path, f"must be true or false, got {_show(value)}.")
     return value
 
 
 def _language_from_dict(entry: Any, path: str, plan_prior: bool) -> LanguagePlan:
     if not isinstance(entry, dict):
-        raise _fail(path, f"must be an object, got {entry!r}.")
+        raise _fail(path, f"must be an object, got {_show(entry)}.")
     code = _str(entry, "code", f"{path}.code")
     if not code.strip():
         raise _fail(f"{path}.code", "must not be empty.")
     name = entry.get("name")
     if name is not None and not isinstance(name, str):
-        raise _fail(f"{path}.name", f"must be text, got {name!r}.")
+        raise _fail(f"{path}.name", f"must be text, got {_show(name)}.")
     cap = _int(entry, "cap", f"{path}.cap")
     floor = _int(entry, "floor", f"{path}.floor", default=0)
     pairs = _int(entry, "pairs", f"{path}.pairs")
@@ -577,14 +591,14 @@ def _language_from_dict(entry: Any, path: str, plan_prior: bool) -> LanguagePlan
         if not (isinstance(measured, list) and len(measured) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
                 for v in measured) and measured[0] <= measured[1]):
-            raise _fail(f"{path}.measured", f"must be [smallest, largest] positive pair counts, got {measured!r}.")
+            raise _fail(f"{path}.measured", f"must be [smallest, largest] positive pair counts, got {_show(measured)}.")
         measured = (float(measured[0]), float(measured[1]))
     flags = entry.get("flags", [])
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-        raise _fail(f"{path}.flags", f"must be a list of text, got {flags!r}.")
+        raise _fail(f"{path}.flags", f"must be a list of text, got {_show(flags)}.")
     quality = entry.get("quality", "")
     if not isinstance(quality, str):
-        raise _fail(f"{path}.quality", f"must be text, got {quality!r}.")
+        raise _fail(f"{path}.quality", f"must be text, got {_show(quality)}.")
     return LanguagePlan(
         measured=measured,
         flags=tuple(flags),
@@ -608,11 +622,11 @@ def _plan_from_dict(data: Any) -> Plan:
         raise PlanFormatError("A plan must be an object with schema, budget, objective and languages.", field="")
     schema = data.get("schema")
     if schema != PLAN_SCHEMA:
-        raise _fail("schema", f"must be {PLAN_SCHEMA!r}, got {schema!r}.")
+        raise _fail("schema", f"must be {PLAN_SCHEMA!r}, got {_show(schema)}.")
     budget = _int(data, "budget", "budget", minimum=1)
     objective = _str(data, "objective", "objective")
     if objective not in OBJECTIVES:
-        raise _fail("objective", f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}.")
+        raise _fail("objective", f"must be one of {', '.join(OBJECTIVES)}, got {_show(objective)}.")
     prior = _bool(data, "prior", "prior")
     predicted_total = _float(data, "predicted_total", "predicted_total")
     entries = data.get("languages")
@@ -631,33 +645,33 @@ def _plan_from_dict(data: Any) -> Plan:
     uniform_default = sum(language.weight * language.uniform_predicted for language in languages)
     warnings = data.get("warnings", [])
     if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-        raise _fail("warnings", f"must be a list of text, got {warnings!r}.")
+        raise _fail("warnings", f"must be a list of text, got {_show(warnings)}.")
     gain = data.get("gain_per_1k")
     if gain is not None:
         gain = _float(data, "gain_per_1k", "gain_per_1k")
     allocation = data.get("allocation", "point")
     if allocation not in ("point", "robust"):
-        raise _fail("allocation", f"must be point or robust, got {allocation!r}.")
+        raise _fail("allocation", f"must be point or robust, got {_show(allocation)}.")
     headline = data.get("headline") or {}
     if not isinstance(headline, dict):
-        raise _fail("headline", f"must be an object, got {headline!r}.")
+        raise _fail("headline", f"must be an object, got {_show(headline)}.")
     interval = headline.get("interval")
     if interval is not None:
         if not (isinstance(interval, list) and len(interval) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in interval)
                 and interval[0] <= interval[1]):
-            raise _fail("headline.interval", f"must be [low, high], got {interval!r}.")
+            raise _fail("headline.interval", f"must be [low, high], got {_show(interval)}.")
         interval = (float(interval[0]), float(interval[1]))
     level = headline.get("level", LEVEL)
     if not (isinstance(level, (int, float)) and not isinstance(level, bool) and 0 < level < 1):
-        raise _fail("headline.level", f"must be a number between 0 and 1, got {level!r}.")
+        raise _fail("headline.level", f"must be a number between 0 and 1, got {_show(level)}.")
     expected = headline.get("expected")
     if expected is not None and not (isinstance(expected, (int, float)) and not isinstance(expected, bool)
                                      and math.isfinite(expected)):
-        raise _fail("headline.expected", f"must be a number, got {expected!r}.")
+        raise _fail("headline.expected", f"must be a number, got {_show(expected)}.")
     replicates = headline.get("replicates", 0)
     if not (isinstance(replicates, int) and not isinstance(replicates, bool) and replicates >= 0):
-        raise _fail("headline.replicates", f"must be a whole number, got {replicates!r}.")
+        raise _fail("headline.replicates", f"must be a whole number, got {_show(replicates)}.")
     return Plan(
         allocation=allocation,
         gain_interval=interval,
@@ -737,21 +751,35 @@ def load_plan(path) -> Plan:
         raise PlanFormatError(f"Plan file {str(path)!r} does not exist.", field=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"Plan file {str(path)!r} cannot be read: {exc}.", field=str(path)) from None
+    try:
+        return Plan.from_dict(_parse_plan_text(text, kind, path.name))
+    except RecursionError:
+        raise PlanFormatError(f"{path.name} is nested too deeply to be a plan.", field="") from None
+
+
+def _parse_plan_text(text: str, kind: str, name: str) -> Any:
     if kind == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PlanFormatError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).", field="") from None
+            raise PlanFormatError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}).", field="") from None
+        except ValueError as exc:  # e.g. an integer longer than Python converts (4,300 digits)
+            raise PlanFormatError(f"{name} is not a usable plan: {exc}.", field="") from None
     elif kind == ".yaml":
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise PlanFormatError(f"{path.name} is not valid YAML{where}.", field="") from None
+            raise PlanFormatError(f"{name} is not valid YAML{where}.", field="") from None
+        except ValueError as exc:
+            raise PlanFormatError(f"{name} is not a usable plan: {exc}.", field="") from None
     else:
-        data = _dict_from_csv(text, path.name)
-    return Plan.from_dict(data)
+        try:
+            data = _dict_from_csv(text, name)
+        except csv.Error as exc:
+            raise PlanFormatError(f"{name} is not a usable CSV plan: {exc}.", field="") from None
+    return data
 
 
 def _dict_from_csv(text: str, name: str) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""Bad plan files give one PlanFormatError naming the problem, never another exception (issue 12 item 9): the cases
+found by fuzzing (deep nesting, integers past Python's digit limit, huge integers in float fields, oversized CSV
+fields), then property-based mutations of a real plan (hypothesis, fixed example budget)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from studio.errors import PlanFormatError
+from studio.planning.plan import Plan, load_plan, make_plan
+
+VALID = json.loads(make_plan(["ar", "el", "hi"], "300k").to_json())
+
+
+@pytest.mark.parametrize("name,text", [
+    ("deep.json", "[" * 100_000 + "]" * 100_000),
+    ("digits.json", '{"schema": "linguatune.plan/1", "budget": ' + "9" * 5000 + "}"),
+    ("huge.json", json.dumps({**VALID, "predicted_total": 10 ** 400})),
+    ("law.json", json.dumps({**VALID, "languages": [{**VALID["languages"][0], "law": {
+        "form": "power", "params": {"c": 10 ** 400, "a": 1, "b": 0.3}}}]})),
+    ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n"),
+    ("field.csv", "# schema: \"linguatune.plan/1\"\ncode,pairs\n" + "x" * 200_000 + ",1\n"),
+])
+def test_hostile_plan_files_are_one_sentence(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(PlanFormatError) as info:
+        load_plan(path)
+    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-10 ** 30, max_value=10 ** 30),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
+_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                         st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                       max_leaves=12)
+
+
+def _paths(doc, prefix=()):
+    yield prefix
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            yield from _paths(value, prefix + (i,))
+
+
+PATHS = [p for p in _paths(VALID) if p]
+
+
+def _replace(doc, path, value):
+    if not path:
+        return value
+    copy = dict(doc) if isinstance(doc, dict) else list(doc)
+    copy[path[0]] = _replace(copy[path[0]], path[1:], value)
+    return copy
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), _values), min_size=1, max_size=3))
+def test_mutated_plans_load_or_fail_with_a_plan_format_error(mutations):
+    doc = VALID
+    for path, value in mutations:
+        try:
+            doc = _replace(doc, path, value)
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        plan = Plan.from_dict(doc)
+    except PlanFormatError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert isinstance(plan, Plan)
