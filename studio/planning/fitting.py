@@ -128,21 +128,29 @@ class FitResult:
 # Reading measurements
 
 
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number(text: Any, what: str, where: str) -> float:
     if isinstance(text, bool):
-        raise FitError(f"{where}: {what} must be a number, got {text!r}.", field=where)
+        raise FitError(f"{where}: {what} must be a number, got {_short(text)}.", field=where)
     try:
         value = float(text)
-    except (TypeError, ValueError):
-        raise FitError(f"{where}: {what} must be a number, got {text!r}.", field=where) from None
+    except (TypeError, ValueError, OverflowError):
+        raise FitError(f"{where}: {what} must be a number, got {_short(text)}.", field=where) from None
     if not math.isfinite(value):
-        raise FitError(f"{where}: {what} must be finite, got {text!r}.", field=where)
+        raise FitError(f"{where}: {what} must be finite, got {_short(text)}.", field=where)
     return value
 
 
 def _measurement(language: Any, pairs: Any, score: Any, where: str, catalogue, se: Any = None) -> Measurement:
     if not isinstance(language, str) or not language.strip():
-        raise FitError(f"{where}: language must be a language code, got {language!r}.", field=where)
+        raise FitError(f"{where}: language must be a language code, got {_short(language)}.", field=where)
     x = _number(pairs, "pairs", where)
     if x <= 0:
         raise FitError(f"{where}: pairs must be positive, got {x:g}.", field=where)
@@ -172,10 +180,15 @@ def load_measurements(path, catalogue=None) -> list[Measurement]:
     except (OSError, UnicodeDecodeError) as exc:
         raise FitError(f"Measurements file {str(path)!r} cannot be read: {exc}.", field=str(path)) from None
     name = path.name
-    if path.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
-        points = _measurements_from_json(text, name, catalogue)
-    else:
-        points = _measurements_from_csv(text, name, catalogue)
+    try:
+        if path.suffix.lower() == ".json" or text.lstrip().startswith(("[", "{")):
+            points = _measurements_from_json(text, name, catalogue)
+        else:
+            points = _measurements_from_csv(text, name, catalogue)
+    except RecursionError:
+        raise FitError(f"{name} is nested too deeply to be a measurements file.", field=name) from None
+    except csv.Error as exc:
+        raise FitError(f"{name} is not a usable CSV: {exc}.", field=name) from None
     if not points:
         raise FitError(f"{name} holds no measurements.", field=name)
     return points
@@ -186,6 +199,8 @@ def _measurements_from_json(text: str, name: str, catalogue) -> list[Measurement
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FitError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}).", field=name) from None
+    except ValueError as exc:  # an integer longer than Python converts
+        raise FitError(f"{name} is not a usable measurements file: {exc}.", field=name) from None
     if isinstance(data, dict):
         if "measurements" not in data:
             raise FitError(f"{name}: a JSON object needs a 'measurements' list.", field="measurements")
@@ -196,7 +211,8 @@ def _measurements_from_json(text: str, name: str, catalogue) -> list[Measurement
     for i, row in enumerate(data, start=1):
         where = f"{name} row {i}"
         if not isinstance(row, dict):
-            raise FitError(f"{where}: expected an object with language, pairs and score, got {row!r}.", field=where)
+            raise FitError(f"{where}: expected an object with language, pairs and score, got {_short(row)}.",
+                           field=where)
         for column in ("language", "pairs", "score"):
             if column not in row:
                 raise FitError(f"{where}: missing {column!r}.", field=where)
@@ -838,12 +854,18 @@ def load_laws(path, catalogue=None) -> dict[str, ScalingLaw]:
     except json.JSONDecodeError as exc:
         raise LawsFormatError(f"Laws file {path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).",
                               field=str(path)) from None
-    return laws_from_document(data, catalogue, source=path.name)
+    except (ValueError, RecursionError) as exc:
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise LawsFormatError(f"Laws file {path.name} is not usable: {reason}.", field=str(path)) from None
+    try:
+        return laws_from_document(data, catalogue, source=path.name)
+    except RecursionError:
+        raise LawsFormatError(f"Laws file {path.name} is nested too deeply.", field=str(path)) from None
 
 
 def load_laws_with_evidence(path, catalogue=None) -> tuple[dict[str, ScalingLaw], dict[str, Evidence]]:
     """A laws file's laws and, per language, what its pilots said (measured sizes, replicates, flags)."""
-    laws = load_laws(path, catalogue)
+    laws = load_laws(path, catalogue)  # validates the file (one sentence on anything wrong)
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return laws, evidence_from_document(data, catalogue, source=Path(path).name)
 

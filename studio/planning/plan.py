@@ -702,18 +702,26 @@ def write_text_atomic(path: Path, text: str) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise PlanningError(f"Folder {str(directory)!r} does not exist.", field=str(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    if path.is_dir():
+        raise PlanningError(f"{str(path)!r} is a folder; give a file name.", field=str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise PlanningError(f"Cannot write in {str(directory)!r}: {exc.strerror or exc}.", field=str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):  # a full disk, a read-only file system: nothing was half-written
+            raise PlanningError(f"Cannot write {str(path)!r}: {exc.strerror or exc}; nothing was written.",
+                                field=str(path)) from None
         raise
 
 
@@ -730,6 +738,8 @@ def _format_of(path: Path) -> str:
 def save_plan(plan: Plan, path) -> Path:
     """Write ``plan`` in the format its extension names (.json, .yaml/.yml, .csv, .md), atomically."""
     path = Path(path)
+    if path.is_dir():
+        raise PlanningError(f"{str(path)!r} is a folder; give a file name such as plan.json.", field=str(path))
     kind = _format_of(path)
     text = {".json": plan.to_json, ".yaml": plan.to_yaml, ".csv": plan.to_csv, ".md": plan.to_markdown}[kind]()
     write_text_atomic(path, text)

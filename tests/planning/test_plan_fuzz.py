@@ -76,3 +76,59 @@ def test_mutated_plans_load_or_fail_with_a_plan_format_error(mutations):
         assert str(exc) and "\n" not in str(exc)
         return
     assert isinstance(plan, Plan)
+
+
+@pytest.mark.parametrize("name,text", [
+    ("deep.json", "[" * 100_000 + "]" * 100_000),
+    ("digits.json", '[{"language": "ar", "pairs": 1000, "score": ' + "9" * 5000 + "}]"),
+    ("digits.csv", "language,pairs,score\nar,1000," + "9" * 5000 + "\n"),
+    ("field.csv", "language,pairs,score\nar,1000," + "1" * 200_000 + "\n"),
+])
+def test_hostile_measurement_files_are_one_short_sentence(tmp_path, name, text):
+    from studio.errors import FitError
+    from studio.planning.fitting import load_measurements
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(FitError) as info:
+        load_measurements(path)
+    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000,
+                                  '{"schema": "linguatune.laws/1", "laws": {"ar": ' + "9" * 5000 + "}}"])
+def test_hostile_laws_files_are_one_sentence(tmp_path, text):
+    from studio.planning.fitting import LawsFormatError, load_laws_with_evidence
+
+    path = tmp_path / "laws.json"
+    path.write_text(text)
+    with pytest.raises(LawsFormatError) as info:
+        load_laws_with_evidence(path)
+    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
+
+
+def test_saving_onto_a_folder_or_a_full_disk_is_one_sentence_and_leaves_nothing(tmp_path):
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from studio.errors import PlanningError
+    from studio.planning.plan import save_plan
+
+    with pytest.raises(PlanningError, match="is a folder"):
+        save_plan(make_plan(["ar", "el"], "100k"), tmp_path)
+
+    def tiny_disk():  # in the child: files may not grow past 200 bytes (EFBIG), as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+
+    out = tmp_path / "plans"
+    out.mkdir()
+    result = subprocess.run([sys.executable, "-m", "studio.cli", "plan", "--languages", "ar,el,hi", "--budget",
+                             "300k", "-o", str(out / "plan.json")], capture_output=True, text=True,
+                            preexec_fn=tiny_disk, env={**os.environ}, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Cannot write" in result.stderr and "nothing was written" in result.stderr
+    assert list(out.iterdir()) == []  # neither the plan nor its temporary file
