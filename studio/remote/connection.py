@@ -358,10 +358,14 @@ def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
             passphrase = _keyring_secret("passphrase", identity_files[0])
         password = _keyring_secret("password", f"{target.user}@{target.hostname}:{target.port}")
     if sock is None and target.proxy_command:
-        sock = paramiko.ProxyCommand(
-            target.proxy_command.replace("%h", target.hostname).replace("%p", str(target.port))
-            .replace("%r", target.user)
-        )
+        command = (target.proxy_command.replace("%h", target.hostname).replace("%p", str(target.port))
+                   .replace("%r", target.user))
+        try:
+            sock = paramiko.ProxyCommand(command)
+        except (OSError, ValueError, paramiko.SSHException) as exc:
+            raise HostUnreachableError(target.hostname, target.port,
+                                       f"its ProxyCommand {command.split()[0] if command.split() else command!r} "
+                                       f"could not start ({getattr(exc, 'strerror', None) or exc})") from None
     try:
         client.connect(
             target.hostname, port=target.port, username=target.user,

@@ -94,7 +94,16 @@ def doctor(profile: HostProfile, session: Session) -> DoctorReport:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         report.checks.append(Check("python", False, f"{python} did not run: {last}"))
         return report
-    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    try:
+        facts = json.loads((result.stdout.strip().splitlines() or [""])[-1])
+        if not isinstance(facts, dict) or "python" not in facts:
+            raise ValueError("not the probe's report")
+    except ValueError:
+        # A login banner, a shell rc that prints, or another python answered: say what came back.
+        last = (result.stdout.strip().splitlines() or ["no output"])[-1][:120]
+        report.checks.append(Check("python", False, f"{python} answered something that is not the probe's report: "
+                                                    f"{last!r}"))
+        return report
     report.facts = facts
     report.checks.append(Check("python", True, f"{facts['python']} ({facts['executable']})"))
     if "worker" in facts:

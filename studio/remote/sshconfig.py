@@ -13,6 +13,8 @@ from pathlib import Path
 
 import paramiko
 
+from studio.remote.errors import HostProfileError
+
 from studio.remote.hosts import HostProfile
 
 
@@ -47,6 +49,18 @@ def load_ssh_config(path: Path | None = None) -> paramiko.SSHConfig:
     return paramiko.SSHConfig.from_text("")
 
 
+def _port(text, what: str) -> int:
+    """A TCP port from text; one sentence naming where the bad value came from."""
+    try:
+        port = int(str(text).strip())
+    except ValueError:
+        raise HostProfileError(f"{what}: the port must be a number from 1 to 65535, got {str(text)[:40]!r}.",
+                               field="port") from None
+    if not 1 <= port <= 65535:
+        raise HostProfileError(f"{what}: the port must be a number from 1 to 65535, got {port}.", field="port")
+    return port
+
+
 def resolve_alias(alias: str, config: paramiko.SSHConfig | None = None) -> SSHTarget:
     """A target for a bare ``[user@]host[:port]`` or ssh alias, as ``ssh`` would resolve it."""
     user = None
@@ -55,12 +69,12 @@ def resolve_alias(alias: str, config: paramiko.SSHConfig | None = None) -> SSHTa
     port = None
     if alias.count(":") == 1:
         alias, port_text = alias.split(":")
-        port = int(port_text)
+        port = _port(port_text, f"{alias}:{port_text}")
     cfg = (config or load_ssh_config()).lookup(alias)
     return SSHTarget(
         alias=alias,
         hostname=cfg.get("hostname", alias),
-        port=port or int(cfg.get("port", 22)),
+        port=port or _port(cfg.get("port", 22), f"the Port of {alias} in the ssh config"),
         user=user or cfg.get("user") or getpass.getuser(),
         identity_files=[os.path.expanduser(p) for p in cfg.get("identityfile", [])],
         proxy_jump=None if cfg.get("proxyjump", "none").lower() == "none" else cfg.get("proxyjump"),
