@@ -35,3 +35,13 @@ class FitError(PlanningError):
 
 class PlanFormatError(PlanningError):
     """A plan document that does not validate; ``field`` is the path of the offending field."""
+
+
+def short_repr(value, limit: int = 80) -> str:
+    """A value for an error message: its repr, cut to ``limit`` characters (a 5,000-digit integer or a huge list must
+    not become the message, and repr of an integer past Python's digit limit raises)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from studio.errors import FitError, PlanningError
+from studio.errors import FitError, PlanningError, short_repr
 from studio.planning.laws import LAW_FORMS, LogLaw, PowerLaw, ScalingLaw
 from studio.planning.replicates import LEVEL as BAND_LEVEL
 from studio.planning.replicates import Evidence, LawReplicates
@@ -128,29 +128,21 @@ class FitResult:
 # Reading measurements
 
 
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        return f"<{type(value).__name__} too large to show>"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _number(text: Any, what: str, where: str) -> float:
     if isinstance(text, bool):
-        raise FitError(f"{where}: {what} must be a number, got {_short(text)}.", field=where)
+        raise FitError(f"{where}: {what} must be a number, got {short_repr(text, 60)}.", field=where)
     try:
         value = float(text)
     except (TypeError, ValueError, OverflowError):
-        raise FitError(f"{where}: {what} must be a number, got {_short(text)}.", field=where) from None
+        raise FitError(f"{where}: {what} must be a number, got {short_repr(text, 60)}.", field=where) from None
     if not math.isfinite(value):
-        raise FitError(f"{where}: {what} must be finite, got {_short(text)}.", field=where)
+        raise FitError(f"{where}: {what} must be finite, got {short_repr(text, 60)}.", field=where)
     return value
 
 
 def _measurement(language: Any, pairs: Any, score: Any, where: str, catalogue, se: Any = None) -> Measurement:
     if not isinstance(language, str) or not language.strip():
-        raise FitError(f"{where}: language must be a language code, got {_short(language)}.", field=where)
+        raise FitError(f"{where}: language must be a language code, got {short_repr(language, 60)}.", field=where)
     x = _number(pairs, "pairs", where)
     if x <= 0:
         raise FitError(f"{where}: pairs must be positive, got {x:g}.", field=where)
@@ -211,7 +203,7 @@ def _measurements_from_json(text: str, name: str, catalogue) -> list[Measurement
     for i, row in enumerate(data, start=1):
         where = f"{name} row {i}"
         if not isinstance(row, dict):
-            raise FitError(f"{where}: expected an object with language, pairs and score, got {_short(row)}.",
+            raise FitError(f"{where}: expected an object with language, pairs and score, got {short_repr(row, 60)}.",
                            field=where)
         for column in ("language", "pairs", "score"):
             if column not in row:

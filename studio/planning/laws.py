@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from studio.errors import PlanningError
+from studio.errors import PlanningError, short_repr
 
 LAW_FORMS = ("power", "log")
 
@@ -30,21 +30,13 @@ def _same_kind(result: np.ndarray, like: Any):
     return result
 
 
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        return f"<{type(value).__name__} too large to show>"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _check_param(form: str, name: str, value: Any, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise PlanningError(
-            f"The {form} law's parameter {name} must be a number, got {_short(value)}.", field=f"params.{name}"
+            f"The {form} law's parameter {name} must be a number, got {short_repr(value)}.", field=f"params.{name}"
         )
     if isinstance(value, int) and value.bit_length() > 1000:
-        raise PlanningError(f"The {form} law's parameter {name} must be finite, got {_short(value)}.",
+        raise PlanningError(f"The {form} law's parameter {name} must be finite, got {short_repr(value)}.",
                             field=f"params.{name}")
     number = float(value)
     if not math.isfinite(number):
@@ -101,16 +93,17 @@ class ScalingLaw(ABC):
     def from_dict(data: Any) -> "ScalingLaw":
         """Build and validate a law from ``to_dict`` output; PlanningError's ``field`` names the bad entry."""
         if not isinstance(data, dict):
-            raise PlanningError(f"A scaling law must be an object with form and params, got {_short(data)}.", field="")
+            raise PlanningError(f"A scaling law must be an object with form and params, got {short_repr(data)}.",
+                                field="")
         form = data.get("form")
         if not isinstance(form, str) or form not in _FORMS:
             raise PlanningError(
-                f"Unknown scaling-law form {_short(form)}; expected one of {', '.join(LAW_FORMS)}.", field="form"
+                f"Unknown scaling-law form {short_repr(form)}; expected one of {', '.join(LAW_FORMS)}.", field="form"
             )
         cls = _FORMS[form]
         params = data.get("params")
         if not isinstance(params, dict):
-            raise PlanningError(f"The {form} law's params must be an object, got {_short(params)}.", field="params")
+            raise PlanningError(f"The {form} law's params must be an object, got {short_repr(params)}.", field="params")
         names = [item.name for item in fields(cls)]
         optional = {"g"} if cls is PowerLaw else set()
         for name in names:
@@ -119,7 +112,7 @@ class ScalingLaw(ABC):
         extra = sorted(set(params) - set(names))
         if extra:
             raise PlanningError(
-                f"The {form} law has no parameter {_short(extra[0])} (expected {', '.join(names)}).",
+                f"The {form} law has no parameter {short_repr(extra[0])} (expected {', '.join(names)}).",
                 field=f"params.{extra[0]}",
             )
         return cls(**{name: params[name] for name in names if name in params})

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import yaml
 
-from studio.errors import PlanFormatError, PlanningError
+from studio.errors import PlanFormatError, PlanningError, short_repr
 from studio.planning.allocation import (
     OBJECTIVES,
     LanguageRequest,
@@ -488,16 +488,6 @@ def make_plan(
 # Validation
 
 
-def _show(value: Any) -> str:
-    """A value for an error message: its repr, cut short (a 5,000-digit integer or a huge list must not become the
-    message, and repr of an integer past Python's digit limit raises)."""
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        return f"<{type(value).__name__} too large to show>"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _fail(path: str, message: str) -> PlanFormatError:
     return PlanFormatError(f"Plan field {path}: {message}", field=path)
 
@@ -512,7 +502,7 @@ def _int(data: Mapping[str, Any], key: str, path: str, *, minimum: int = 0, defa
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise _fail(path, f"must be a whole number, got {_show(value)}.")
+            raise _fail(path, f"must be a whole number, got {short_repr(value)}.")
     if value < minimum:
         raise _fail(path, f"must be at least {minimum}, got {value}.")
     return value
@@ -528,13 +518,13 @@ def _float(data: Mapping[str, Any], key: str, path: str, *, positive: bool = Fal
     if value is None and nullable:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(path, f"must be a finite number, got {_show(value)}.")
+        raise _fail(path, f"must be a finite number, got {short_repr(value)}.")
     if isinstance(value, int) and value.bit_length() > 1000:  # float() would overflow
-        raise _fail(path, f"must be a finite number, got {_show(value)}.")
+        raise _fail(path, f"must be a finite number, got {short_repr(value)}.")
     if not math.isfinite(value):
-        raise _fail(path, f"must be a finite number, got {_show(value)}.")
+        raise _fail(path, f"must be a finite number, got {short_repr(value)}.")
     if positive and value <= 0:
-        raise _fail(path, f"must be positive, got {_show(value)}.")
+        raise _fail(path, f"must be positive, got {short_repr(value)}.")
     return float(value)
 
 
@@ -545,7 +535,7 @@ def _str(data: Mapping[str, Any], key: str, path: str, *, default: Any = ...) ->
         raise _fail(path, "is missing.")
     value = data[key]
     if not isinstance(value, str):
-        raise _fail(path, f"must be text, got {_show(value)}.")
+        raise _fail(path, f"must be text, got {short_repr(value)}.")
     return value
 
 
@@ -556,19 +546,19 @@ def _bool(data: Mapping[str, Any], key: str, path: str, *, default: Any = ...) -
         raise _fail(path, "is missing.")
     value = data[key]
     if not isinstance(value, bool):
-        raise _fail(path, f"must be true or false, got {_show(value)}.")
+        raise _fail(path, f"must be true or false, got {short_repr(value)}.")
     return value
 
 
 def _language_from_dict(entry: Any, path: str, plan_prior: bool) -> LanguagePlan:
     if not isinstance(entry, dict):
-        raise _fail(path, f"must be an object, got {_show(entry)}.")
+        raise _fail(path, f"must be an object, got {short_repr(entry)}.")
     code = _str(entry, "code", f"{path}.code")
     if not code.strip():
         raise _fail(f"{path}.code", "must not be empty.")
     name = entry.get("name")
     if name is not None and not isinstance(name, str):
-        raise _fail(f"{path}.name", f"must be text, got {_show(name)}.")
+        raise _fail(f"{path}.name", f"must be text, got {short_repr(name)}.")
     cap = _int(entry, "cap", f"{path}.cap")
     floor = _int(entry, "floor", f"{path}.floor", default=0)
     pairs = _int(entry, "pairs", f"{path}.pairs")
@@ -591,14 +581,15 @@ def _language_from_dict(entry: Any, path: str, plan_prior: bool) -> LanguagePlan
         if not (isinstance(measured, list) and len(measured) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
                 for v in measured) and measured[0] <= measured[1]):
-            raise _fail(f"{path}.measured", f"must be [smallest, largest] positive pair counts, got {_show(measured)}.")
+            raise _fail(f"{path}.measured",
+                        f"must be [smallest, largest] positive pair counts, got {short_repr(measured)}.")
         measured = (float(measured[0]), float(measured[1]))
     flags = entry.get("flags", [])
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-        raise _fail(f"{path}.flags", f"must be a list of text, got {_show(flags)}.")
+        raise _fail(f"{path}.flags", f"must be a list of text, got {short_repr(flags)}.")
     quality = entry.get("quality", "")
     if not isinstance(quality, str):
-        raise _fail(f"{path}.quality", f"must be text, got {_show(quality)}.")
+        raise _fail(f"{path}.quality", f"must be text, got {short_repr(quality)}.")
     return LanguagePlan(
         measured=measured,
         flags=tuple(flags),
@@ -622,11 +613,11 @@ def _plan_from_dict(data: Any) -> Plan:
         raise PlanFormatError("A plan must be an object with schema, budget, objective and languages.", field="")
     schema = data.get("schema")
     if schema != PLAN_SCHEMA:
-        raise _fail("schema", f"must be {PLAN_SCHEMA!r}, got {_show(schema)}.")
+        raise _fail("schema", f"must be {PLAN_SCHEMA!r}, got {short_repr(schema)}.")
     budget = _int(data, "budget", "budget", minimum=1)
     objective = _str(data, "objective", "objective")
     if objective not in OBJECTIVES:
-        raise _fail("objective", f"must be one of {', '.join(OBJECTIVES)}, got {_show(objective)}.")
+        raise _fail("objective", f"must be one of {', '.join(OBJECTIVES)}, got {short_repr(objective)}.")
     prior = _bool(data, "prior", "prior")
     predicted_total = _float(data, "predicted_total", "predicted_total")
     entries = data.get("languages")
@@ -645,33 +636,33 @@ def _plan_from_dict(data: Any) -> Plan:
     uniform_default = sum(language.weight * language.uniform_predicted for language in languages)
     warnings = data.get("warnings", [])
     if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-        raise _fail("warnings", f"must be a list of text, got {_show(warnings)}.")
+        raise _fail("warnings", f"must be a list of text, got {short_repr(warnings)}.")
     gain = data.get("gain_per_1k")
     if gain is not None:
         gain = _float(data, "gain_per_1k", "gain_per_1k")
     allocation = data.get("allocation", "point")
     if allocation not in ("point", "robust"):
-        raise _fail("allocation", f"must be point or robust, got {_show(allocation)}.")
+        raise _fail("allocation", f"must be point or robust, got {short_repr(allocation)}.")
     headline = data.get("headline") or {}
     if not isinstance(headline, dict):
-        raise _fail("headline", f"must be an object, got {_show(headline)}.")
+        raise _fail("headline", f"must be an object, got {short_repr(headline)}.")
     interval = headline.get("interval")
     if interval is not None:
         if not (isinstance(interval, list) and len(interval) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in interval)
                 and interval[0] <= interval[1]):
-            raise _fail("headline.interval", f"must be [low, high], got {_show(interval)}.")
+            raise _fail("headline.interval", f"must be [low, high], got {short_repr(interval)}.")
         interval = (float(interval[0]), float(interval[1]))
     level = headline.get("level", LEVEL)
     if not (isinstance(level, (int, float)) and not isinstance(level, bool) and 0 < level < 1):
-        raise _fail("headline.level", f"must be a number between 0 and 1, got {_show(level)}.")
+        raise _fail("headline.level", f"must be a number between 0 and 1, got {short_repr(level)}.")
     expected = headline.get("expected")
     if expected is not None and not (isinstance(expected, (int, float)) and not isinstance(expected, bool)
                                      and math.isfinite(expected)):
-        raise _fail("headline.expected", f"must be a number, got {_show(expected)}.")
+        raise _fail("headline.expected", f"must be a number, got {short_repr(expected)}.")
     replicates = headline.get("replicates", 0)
     if not (isinstance(replicates, int) and not isinstance(replicates, bool) and replicates >= 0):
-        raise _fail("headline.replicates", f"must be a whole number, got {_show(replicates)}.")
+        raise _fail("headline.replicates", f"must be a whole number, got {short_repr(replicates)}.")
     return Plan(
         allocation=allocation,
         gain_interval=interval,

@@ -28,8 +28,8 @@ def test_two_rank_fsdp_evaluation_of_the_demo_sets_emits_every_metric_and_matche
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "LINGUATUNE_CACHE": str(comet_cache), "SACREBLEU": str(sacrebleu_with_spm)}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(HERE / "fsdp_eval_job.py"), str(tiny_llama_dir), str(job),
-         str(spec_path)],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(HERE / "fsdp_eval_job.py"), str(tiny_llama_dir), str(job), str(spec_path)],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-6000:])
