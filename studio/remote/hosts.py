@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from studio.paths import config_dir
+from studio.paths import config_dir, tighten
 from studio.remote.errors import HostProfileError
 from worker.contract import write_json_atomic
 
@@ -119,6 +119,7 @@ class HostStore:
     def load(self) -> dict[str, HostProfile]:
         if not self.path.exists():
             return {}
+        tighten(self.path, 0o600)  # an older version wrote it 0644
         try:
             obj = json.loads(self.path.read_text(encoding="utf-8"))
         except ValueError as exc:
@@ -134,8 +135,9 @@ class HostStore:
 
     def save_all(self, profiles: dict[str, HostProfile]) -> None:
         doc = {"version": 1, "hosts": [p.to_dict() for p in sorted(profiles.values(), key=lambda p: p.name)]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_json_atomic(self.path, doc)
+        tighten(self.path, 0o600)
 
     def add(self, profile: HostProfile, *, replace: bool = False) -> None:
         profiles = self.load()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import paramiko
 
-from studio.paths import config_dir
+from studio.paths import config_dir, tighten
 from studio.remote.errors import UnknownHostKeyError
 
 
@@ -120,6 +120,7 @@ def parse_known_hosts(path: Path) -> tuple[list[KnownHostLine], list[str]]:
 def known_host_lines() -> list[KnownHostLine]:
     """The user's and the studio's known_hosts lines together (the user's file is never written)."""
     found: list[KnownHostLine] = []
+    tighten(app_known_hosts_path(), 0o600)  # the studio's own file (the user's is left as it is)
     for path in (user_known_hosts_path(), app_known_hosts_path()):
         if path.is_file():
             found.extend(parse_known_hosts(path)[0])

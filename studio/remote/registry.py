@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from studio.paths import data_dir
+from studio.paths import data_dir, tighten
 from studio.remote.errors import JobNotFoundError
 from worker.contract import Event
 
@@ -103,6 +103,8 @@ class JobRegistry:
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._db:
             self._db.executescript(_SCHEMA)
+        for suffix in ("", "-wal", "-shm"):  # the registry and its write-ahead files: the owner's only
+            tighten(self.path.with_name(self.path.name + suffix), 0o600)
 
     def close(self) -> None:
         with self._lock:
