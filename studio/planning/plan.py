@@ -31,6 +31,7 @@ from studio.planning.allocation import (
 )
 from studio.planning.budget import format_pairs, parse_budget
 from studio.planning.laws import ScalingLaw
+from studio.planning import robust
 from studio.planning.prior import PRIOR_NOTE, prior_law
 from studio.planning.replicates import LEVEL, Evidence
 
@@ -299,6 +300,8 @@ def marginal_sentence(plan: Plan) -> str:
         return "n/a"
     if plan.objective == "maxmin":
         return f"1k more pairs raises the lowest predicted score by {plan.gain_per_1k:+.4f}"
+    if not math.isfinite(plan.lam):  # a robust plan: the expected total, no common lambda
+        return f"1k more pairs buys {plan.gain_per_1k:+.4f} expected total"
     return f"1k more pairs buys {plan.gain_per_1k:+.4f} total (lambda = {plan.lam:.3g} per pair)"
 
 
@@ -412,21 +415,24 @@ def make_plan(
     warnings += list(best.warnings)
     joint = None
     if with_replicates:
-        from studio.planning import robust
-
         count = min(len(r) for r in with_replicates.values())
         joint = robust.by_code(codes, with_replicates, {r.code: r.law for r in requests}, count)
     pairs = dict(best.pairs)
-    if method == "robust":
-        from studio.planning import robust
-
-        lo, hi, w = [r.floor for r in requests], [r.cap for r in requests], [r.weight for r in requests]
-        whole = robust.robust_allocation(joint, lo, hi, w, budget_pairs, objective, quantile)
-        whole, _alpha = robust.hedge(joint, whole, np.array([uniform.pairs[r.code] for r in requests]), w,
-                                     objective, lo, hi)
-        pairs = {r.code: int(n) for r, n in zip(requests, whole)}
-    predicted = {r.code: float(r.law.value(float(max(pairs[r.code], 1e-9)))) for r in requests}
     gain = marginal_value(best, requests, per=MARGINAL_STEP)
+    if method == "robust":
+        lo, hi, w = [r.floor for r in requests], [r.cap for r in requests], [r.weight for r in requests]
+
+        def robust_pairs(total: int) -> np.ndarray:
+            whole = robust.robust_allocation(joint, lo, hi, w, total, objective, quantile)
+            even = uniform_allocation(requests, total)
+            return robust.hedge(joint, whole, np.array([even.pairs[r.code] for r in requests]), w, objective, lo, hi)
+
+        chosen = robust_pairs(budget_pairs)
+        pairs = {r.code: int(n) for r, n in zip(requests, chosen)}
+        # What 1k more pairs buy, by the same rule and in the same currency: the expected objective.
+        richer = robust_pairs(budget_pairs + MARGINAL_STEP)
+        gain = float(robust.gain_samples(joint, richer, chosen, w, objective).mean())
+    predicted = {r.code: float(r.law.value(float(max(pairs[r.code], 1e-9)))) for r in requests}
     if not used_prior:
         source = law_source or "fitted"
     elif len(used_prior) == len(codes):
@@ -469,8 +475,6 @@ def make_plan(
         allocation=method,
     )
     if joint is not None:
-        from studio.planning import robust
-
         baseline = [uniform.pairs[r.code] for r in requests]
         samples = robust.gain_samples(joint, [pairs[r.code] for r in requests], baseline,
                                       [r.weight for r in requests], objective)

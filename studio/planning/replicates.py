@@ -8,7 +8,7 @@ Stored in laws files as ``replicates: {"form", "params": {name: [R values]}}``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,23 @@ PARAMS = {"power": ("c", "a", "b", "g"), "log": ("a", "b", "x0")}
 LEVEL = 0.95
 
 
+def evaluate(form: str, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The law family's score, broadcasting parameter arrays against ``x`` (the one place the formulas are written
+    for arrays of draws; studio/planning/laws.py has them for one law)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        if form == "power":
+            return params["c"] - params["a"] * np.power(params["g"] * x, -params["b"])
+        return params["a"] * np.log1p(x / params["x0"]) + params["b"]
+
+
 @dataclass
 class LawReplicates:
     """``params[name]`` is an array of R draws; every draw is a valid (concave, increasing) law of ``form``."""
 
     form: str
     params: dict[str, np.ndarray]
+    # Tabulated robust curves of these draws (studio/planning/robust.py), kept between plans of one session.
+    curve_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.form not in PARAMS:
@@ -57,13 +68,7 @@ class LawReplicates:
     def values(self, x) -> np.ndarray:
         """Scores of every draw: shape (R,) for a scalar x, (R, len(x)) for an array."""
         xs = np.asarray(x, dtype=float)
-        flat = np.atleast_1d(xs)[None, :]
-        p = {k: v[:, None] for k, v in self.params.items()}
-        with np.errstate(divide="ignore", over="ignore"):
-            if self.form == "power":
-                out = p["c"] - p["a"] * np.power(p["g"] * flat, -p["b"])
-            else:
-                out = p["a"] * np.log1p(flat / p["x0"]) + p["b"]
+        out = evaluate(self.form, {k: v[:, None] for k, v in self.params.items()}, np.atleast_1d(xs)[None, :])
         return out[:, 0] if xs.ndim == 0 else out
 
     def band(self, x, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from studio.errors import PlanningError
 from studio.planning.laws import ScalingLaw
-from studio.planning.replicates import LEVEL, PARAMS, LawReplicates
+from studio.planning.replicates import LEVEL, PARAMS, LawReplicates, evaluate
 
 GRID_POINTS = 1200
 
@@ -58,19 +58,18 @@ class _Curves:
         return np.minimum.accumulate(np.maximum(s, 0.0), axis=1)
 
 
-def _curves(replicates: Sequence[LawReplicates], lo: np.ndarray, hi: np.ndarray, quantile: float | None,
-            points: int = GRID_POINTS) -> _Curves:
+def _curves(replicates: Sequence[LawReplicates], lo: np.ndarray, hi: np.ndarray, quantile: float | None) -> _Curves:
     start = np.maximum(lo, 1.0)
     top = np.maximum(hi, start)
-    t = np.linspace(0.0, 1.0, points)[None, :]
+    t = np.linspace(0.0, 1.0, GRID_POINTS)[None, :]
     x = np.exp(np.log(start)[:, None] + t * (np.log(top) - np.log(start))[:, None])  # L x K
     x[:, 0] = np.where(lo >= 1, lo, x[:, 0])
     g = np.empty_like(x)
     for i, reps in enumerate(replicates):
         # Tabulating is most of a robust plan's cost and a budget edit does not change a language's grid (floor
         # to cap), so each set of replicates keeps its last few tables.
-        key = (float(x[i, 0]), float(x[i, -1]), points, quantile, len(reps))
-        cache = reps.__dict__.setdefault("_curve_cache", {})
+        key = (float(x[i, 0]), float(x[i, -1]), quantile, len(reps))
+        cache = reps.curve_cache
         if key not in cache:
             values = reps.values(x[i])  # R x K
             cache[key] = values.mean(axis=0) if quantile is None else np.quantile(values, quantile, axis=0)
@@ -152,7 +151,7 @@ def _whole(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: int) -> np.nda
 
 def robust_allocation(replicates: Sequence[LawReplicates], floors: Sequence[int], caps: Sequence[int],
                       weights: Sequence[float], budget: int, objective: str,
-                      quantile: float | None = None, points: int = GRID_POINTS) -> np.ndarray:
+                      quantile: float | None = None) -> np.ndarray:
     """Whole pairs per language maximising the expected objective (``quantile`` None) or the objective of each
     language's ``quantile`` curve, over the replicates; the pairs sum to min(budget, sum of caps)."""
     lo = np.asarray(floors, dtype=float)
@@ -162,7 +161,7 @@ def robust_allocation(replicates: Sequence[LawReplicates], floors: Sequence[int]
     target = int(min(budget, hi.sum()))
     # Each grid runs from the floor to the cap (or the budget, when no cap is below it).
     top = np.minimum(hi, max(float(target), 1.0))
-    curves = _curves(aligned(replicates), lo, top, quantile, points)
+    curves = _curves(aligned(replicates), lo, top, quantile)
     if objective == "sum":
         x = _sum_solution(curves, np.asarray(weights, dtype=float), float(target))
     elif objective == "maxmin":
@@ -173,22 +172,22 @@ def robust_allocation(replicates: Sequence[LawReplicates], floors: Sequence[int]
 
 
 def hedge(replicates: Sequence[LawReplicates], pairs: np.ndarray, baseline: np.ndarray, weights: Sequence[float],
-          objective: str, lo: Sequence[int], hi: Sequence[int], steps: int = 10) -> tuple[np.ndarray, float]:
+          objective: str, lo: Sequence[int], hi: Sequence[int], steps: int = 10) -> np.ndarray:
     """The mix alpha*pairs + (1-alpha)*baseline (alpha on a grid of ``steps``) with the best expected objective
     over the replicates. For maxmin this matters: the expected minimum is not the minimum of the expected scores,
-    and a language whose law is uncertain drags the minimum in many replicates. Returns the pairs and alpha."""
+    and a language whose law is uncertain drags the minimum in many replicates."""
     pairs = np.asarray(pairs, dtype=float)
     baseline = np.asarray(baseline, dtype=float)
     target = int(round(pairs.sum()))
     reps = aligned(replicates)
     base = _scores(reps, baseline)
-    best, best_alpha, best_value = pairs.astype(np.int64), 1.0, -np.inf
+    best, best_value = pairs.astype(np.int64), -np.inf
     for alpha in np.linspace(1.0, 0.0, steps + 1):
         mixed = _whole(alpha * pairs + (1 - alpha) * baseline, np.asarray(lo, float), np.asarray(hi, float), target)
         value = float(_objective_gain(_scores(reps, mixed), base, weights, objective).mean())
         if value > best_value + 1e-9:
-            best, best_alpha, best_value = mixed, float(alpha), value
-    return best, best_alpha
+            best, best_value = mixed, value
+    return best
 
 
 def _scores(reps: Sequence[LawReplicates], pairs: Sequence[float]) -> np.ndarray:
@@ -197,19 +196,10 @@ def _scores(reps: Sequence[LawReplicates], pairs: Sequence[float]) -> np.ndarray
     out = np.empty((len(reps), len(reps[0])))
     x = np.maximum(np.asarray(pairs, dtype=float), 1e-9)
     for form, names in PARAMS.items():
-        rows = [i for i, r in enumerate(reps) if isinstance(r, LawReplicates) and r.form == form]
-        if not rows:
-            continue
-        p = {n: np.stack([reps[i].params[n] for i in rows]) for n in names}  # (l, R)
-        xi = x[rows][:, None]
-        with np.errstate(divide="ignore", over="ignore"):
-            if form == "power":
-                out[rows] = p["c"] - p["a"] * np.power(p["g"] * xi, -p["b"])
-            else:
-                out[rows] = p["a"] * np.log1p(xi / p["x0"]) + p["b"]
-    for i, r in enumerate(reps):
-        if not isinstance(r, LawReplicates):
-            out[i] = r.values(float(x[i]))
+        rows = [i for i, r in enumerate(reps) if r.form == form]
+        if rows:
+            params = {n: np.stack([reps[i].params[n] for i in rows]) for n in names}  # (l, R)
+            out[rows] = evaluate(form, params, x[rows][:, None])
     return out
 
 

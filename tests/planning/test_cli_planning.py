@@ -106,6 +106,7 @@ def test_fit_then_plan_with_the_laws(tmp_path):
     # The laws came with replicates: the default plan is robust, its gain has an interval, floors are the pilots'.
     assert plan.allocation == "robust" and plan.gain_interval is not None and plan.replicates == 50
     assert "95% interval" in planned.stdout and "Allocation: robust" in planned.stdout
+    assert "1k more pairs buys +" in planned.stdout and "expected total" in planned.stdout and plan.gain_per_1k > 0
     assert all(lp.floor == 1000 and lp.measured == (1000.0, 500_000.0) for lp in plan.languages)
     point = linguatune("plan", "--languages", "ar,el", "--budget", "300k", "--laws", tmp_path / "laws.json",
                        "--allocation", "point", "--min", "0", "-o", tmp_path / "point.json")

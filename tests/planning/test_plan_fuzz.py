@@ -10,26 +10,38 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studio.errors import PlanFormatError
+from studio.errors import FitError, PlanFormatError
+from studio.planning.fitting import LawsFormatError, load_laws_with_evidence, load_measurements
 from studio.planning.plan import Plan, load_plan, make_plan
 
 VALID = json.loads(make_plan(["ar", "el", "hi"], "300k").to_json())
 
 
-@pytest.mark.parametrize("name,text", [
-    ("deep.json", "[" * 100_000 + "]" * 100_000),
-    ("digits.json", '{"schema": "linguatune.plan/1", "budget": ' + "9" * 5000 + "}"),
-    ("huge.json", json.dumps({**VALID, "predicted_total": 10 ** 400})),
-    ("law.json", json.dumps({**VALID, "languages": [{**VALID["languages"][0], "law": {
+DEEP = "[" * 100_000 + "]" * 100_000
+HOSTILE = [  # (loader, error, file name, text)
+    ("plan", PlanFormatError, "deep.json", DEEP),
+    ("plan", PlanFormatError, "digits.json", '{"schema": "linguatune.plan/1", "budget": ' + "9" * 5000 + "}"),
+    ("plan", PlanFormatError, "huge.json", json.dumps({**VALID, "predicted_total": 10 ** 400})),
+    ("plan", PlanFormatError, "law.json", json.dumps({**VALID, "languages": [{**VALID["languages"][0], "law": {
         "form": "power", "params": {"c": 10 ** 400, "a": 1, "b": 0.3}}}]})),
-    ("deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n"),
-    ("field.csv", "# schema: \"linguatune.plan/1\"\ncode,pairs\n" + "x" * 200_000 + ",1\n"),
-])
-def test_hostile_plan_files_are_one_sentence(tmp_path, name, text):
+    ("plan", PlanFormatError, "deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n"),
+    ("plan", PlanFormatError, "field.csv", "# schema: \"linguatune.plan/1\"\ncode,pairs\n" + "x" * 200_000 + ",1\n"),
+    ("measurements", FitError, "deep.json", DEEP),
+    ("measurements", FitError, "digits.json", '[{"language": "ar", "pairs": 1000, "score": ' + "9" * 5000 + "}]"),
+    ("measurements", FitError, "digits.csv", "language,pairs,score\nar,1000," + "9" * 5000 + "\n"),
+    ("measurements", FitError, "field.csv", "language,pairs,score\nar,1000," + "1" * 200_000 + "\n"),
+    ("laws", LawsFormatError, "deep.json", DEEP),
+    ("laws", LawsFormatError, "digits.json", '{"schema": "linguatune.laws/1", "laws": {"ar": ' + "9" * 5000 + "}}"),
+]
+LOADERS = {"plan": load_plan, "measurements": load_measurements, "laws": load_laws_with_evidence}
+
+
+@pytest.mark.parametrize("kind,error,name,text", HOSTILE, ids=[f"{k}-{n}" for k, _e, n, _t in HOSTILE])
+def test_hostile_files_are_one_short_sentence(tmp_path, kind, error, name, text):
     path = tmp_path / name
     path.write_text(text)
-    with pytest.raises(PlanFormatError) as info:
-        load_plan(path)
+    with pytest.raises(error) as info:
+        LOADERS[kind](path)
     assert len(str(info.value)) < 400 and "\n" not in str(info.value)
 
 
@@ -76,35 +88,6 @@ def test_mutated_plans_load_or_fail_with_a_plan_format_error(mutations):
         assert str(exc) and "\n" not in str(exc)
         return
     assert isinstance(plan, Plan)
-
-
-@pytest.mark.parametrize("name,text", [
-    ("deep.json", "[" * 100_000 + "]" * 100_000),
-    ("digits.json", '[{"language": "ar", "pairs": 1000, "score": ' + "9" * 5000 + "}]"),
-    ("digits.csv", "language,pairs,score\nar,1000," + "9" * 5000 + "\n"),
-    ("field.csv", "language,pairs,score\nar,1000," + "1" * 200_000 + "\n"),
-])
-def test_hostile_measurement_files_are_one_short_sentence(tmp_path, name, text):
-    from studio.errors import FitError
-    from studio.planning.fitting import load_measurements
-
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(FitError) as info:
-        load_measurements(path)
-    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
-
-
-@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000,
-                                  '{"schema": "linguatune.laws/1", "laws": {"ar": ' + "9" * 5000 + "}}"])
-def test_hostile_laws_files_are_one_sentence(tmp_path, text):
-    from studio.planning.fitting import LawsFormatError, load_laws_with_evidence
-
-    path = tmp_path / "laws.json"
-    path.write_text(text)
-    with pytest.raises(LawsFormatError) as info:
-        load_laws_with_evidence(path)
-    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
 
 
 def test_saving_onto_a_folder_or_a_full_disk_is_one_sentence_and_leaves_nothing(tmp_path):
