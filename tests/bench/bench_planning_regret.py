@@ -76,7 +76,8 @@ def run(args) -> None:
     codes = [language.code for language in catalogue][: args.languages]
     budget = parse_budget(args.budget)
     caps = {c: 10 ** 9 for c in codes}
-    families = [(k, sd) for k in ((3, 4) if args.quick else (2, 3, 4, 5)) for sd in (0.5, 1.5)]
+    sizes_wanted = (3, 4) if args.quick else tuple(int(k) for k in args.pilots.split(","))
+    families = [(k, sd) for k in sizes_wanted for sd in (0.5, 1.5)]
     rows_band, rows_plan = [], []
     started = time.monotonic()
     for k, sd in families:
@@ -152,6 +153,7 @@ def main() -> int:
     parser.add_argument("--languages", type=int, default=30)
     parser.add_argument("--budget", default="3M")
     parser.add_argument("--quick", action="store_true", help="3 and 4 pilot sizes only")
+    parser.add_argument("--pilots", default="2,3,4,5", help="pilot-size families to run (comma-separated, 2-5)")
     run(parser.parse_args())
     return 0
 
