@@ -41,7 +41,10 @@ def register(sub) -> None:
     p.add_argument("--sbatch", action="append", default=[], dest="slurm_extra", metavar="DIRECTIVE",
                    help="extra sbatch directive, e.g. --sbatch=--qos=high (repeatable)")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="environment variable for commands and jobs on the host (repeatable)")
+                   help="environment variable for commands and jobs on the host (repeatable); one named like a "
+                        "secret (*TOKEN*, *KEY*, *SECRET*, *PASSWORD*) goes to the system keyring, and only jobs "
+                        "get it, from a 0600 file (prefer `hosts secret NAME --env VAR`: no value in your shell "
+                        "history)")
     p.add_argument("--use-keyring", action="store_true",
                    help="read key passphrases / passwords from the system keyring")
     p.add_argument("--replace", action="store_true")
@@ -51,9 +54,13 @@ def register(sub) -> None:
     p.add_argument("name")
     p.set_defaults(func=cmd_hosts_remove)
 
-    p = hsub.add_parser("secret", help="store the key passphrase (or password) of a host in the system keyring")
+    p = hsub.add_parser("secret", help="store a secret of a host in the system keyring: the key passphrase, the "
+                                       "login password, or an environment variable for its jobs (HF_TOKEN, ...)")
     p.add_argument("name")
     p.add_argument("--password", action="store_true", help="store the login password instead of the passphrase")
+    p.add_argument("--env", metavar="VAR", dest="env_name",
+                   help="store the value of environment variable VAR for the host's jobs (e.g. HF_TOKEN)")
+    p.add_argument("--delete", action="store_true", help="with --env: forget the variable")
     p.add_argument("--stdin", action="store_true", help="read the secret from standard input, not a prompt")
     p.set_defaults(func=cmd_hosts_secret)
 
@@ -183,7 +190,9 @@ def cmd_hosts_add(args) -> int:
         slurm_time=args.slurm_time, slurm_extra=list(args.slurm_extra), env=env, use_keyring=args.use_keyring,
     )
     HostStore().add(profile, replace=args.replace)
-    print(f"Saved host {profile.name}.")
+    moved = sorted(set(env) - set(profile.env))
+    print(f"Saved host {profile.name}." + (f" {', '.join(moved)} went to the system keyring, not hosts.json."
+                                          if moved else ""))
     return 0
 
 
@@ -199,9 +208,23 @@ def cmd_hosts_secret(args) -> int:
     import getpass
 
     from studio.remote.connection import store_secret
+    from studio.remote.hosts import HostStore
     from studio.remote.sshconfig import load_ssh_config, resolve_profile
 
     profile = _profile(args.name)
+    if args.env_name:
+        store = HostStore()
+        if args.delete:
+            store.remove_secret(profile.name, args.env_name)
+            print(f"Forgot {args.env_name} of host {profile.name}.")
+            return 0
+        value = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass(f"{args.env_name}: ")
+        store.set_secret(profile.name, args.env_name, value)
+        print(f"Stored {args.env_name} for the jobs of host {profile.name} in the system keyring (jobs read it "
+              f"from a 0600 file in their folder, deleted when they start).")
+        return 0
+    if args.delete:
+        raise LinguaTuneError("--delete needs --env VAR (the variable to forget).", field="delete")
     if not profile.use_keyring:
         raise LinguaTuneError(
             f"Host {profile.name} does not use the keyring; add it again with --use-keyring --replace first.",

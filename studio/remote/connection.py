@@ -28,9 +28,9 @@ from studio.remote.errors import (
 )
 from studio.remote.hosts import HostProfile
 from studio.remote.knownhosts import VerifyingHostKeyPolicy, fingerprint, host_entry_name, host_keys_for
+from studio.remote.secrets import KEYRING_SERVICE, plain_env
 from studio.remote.sshconfig import SSHTarget, jump_chain, load_ssh_config, resolve_profile
 
-KEYRING_SERVICE = "linguatune"
 # Errors after which a follower reconnects (the network, the server or the channel went away).
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, paramiko.SSHException, socket.timeout,
@@ -459,8 +459,9 @@ def _open_tunnel(client: paramiko.SSHClient, hop: SSHTarget, dest: SSHTarget):
 def open_session(profile: HostProfile, *, ssh_config_path: Path | None = None) -> Session:
     """A session on the profile's host: SSH for ``direct``/``slurm``, this machine for ``local``."""
     if profile.launcher == "local":
-        return LocalSession(profile.env)
+        return LocalSession(plain_env(profile.env))
     config = load_ssh_config(ssh_config_path)
     target = resolve_profile(profile, config)
     client, hops = connect_target(target, config)
-    return SSHSession(client, target, profile.env, hops)
+    # Commands carry the plain variables only: a secret's value would show in `ps` on the host (see secrets.py).
+    return SSHSession(client, target, plain_env(profile.env), hops)

@@ -1,7 +1,10 @@
 """Host profiles: where and how a job runs (SSH target, work root, Python, launcher, SLURM settings).
 
-Profiles live in ``config_dir()/hosts.json``, replaced atomically. They hold no secrets: passphrases and passwords
-are only ever read from the system keyring, and only when the profile opts in with ``use_keyring``.
+Profiles live in ``config_dir()/hosts.json`` (0600), replaced atomically. They hold no secrets: passphrases and
+passwords are only ever read from the system keyring, and only when the profile opts in with ``use_keyring``; secret
+environment variables (HF_TOKEN, ...) are listed by name in ``secret_env`` and their values kept in the keyring
+(studio/remote/secrets.py). A variable saved with a secret-like name is moved there on save, and one an older
+version left in hosts.json is moved there on load.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.paths import config_dir, tighten
+from studio.remote import secrets
 from studio.remote.errors import HostProfileError
 from worker.contract import write_json_atomic
 
@@ -50,6 +54,7 @@ class HostProfile:
     slurm_time: str | None = None
     slurm_extra: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    secret_env: list[str] = field(default_factory=list)  # names only: the values are in the system keyring
     use_keyring: bool = False
     connect_timeout: float = 10.0
     keepalive_s: int = 15
@@ -74,9 +79,16 @@ class HostProfile:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "gpus_per_node" else 1):
                 raise HostProfileError(f"{name} must be a whole number, got {value!r}.", field=name)
-        for key in self.env:
-            if not _ENV_NAME.match(key):
+        if not isinstance(self.env, dict) or not isinstance(self.secret_env, list):
+            raise HostProfileError("env must be a mapping of NAME to value and secret_env a list of names.",
+                                   field="env")
+        for key in list(self.env) + list(self.secret_env):
+            if not isinstance(key, str) or not _ENV_NAME.match(key):
                 raise HostProfileError(f"Environment variable name {key!r} is not valid.", field=f"env.{key}")
+        for key, value in self.env.items():
+            if not isinstance(value, str):
+                raise HostProfileError(f"Environment variable {key} must have a text value, got {value!r}.",
+                                       field=f"env.{key}")
         if self.launcher != "slurm" and self.nodes != 1:
             raise HostProfileError(f"{self.launcher} launcher runs on one node, got nodes={self.nodes}.", field="nodes")
         for name, label in (("slurm_partition", "partition"), ("slurm_account", "account")):
@@ -124,7 +136,21 @@ class HostStore:
             obj = json.loads(self.path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise HostProfileError(f"{self.path} is not valid JSON ({exc}).") from None
-        return {item["name"]: HostProfile.from_dict(item) for item in obj.get("hosts", [])}
+        if not isinstance(obj, dict) or not isinstance(obj.get("hosts", []), list) or not all(
+                isinstance(item, dict) for item in obj.get("hosts", [])):
+            raise HostProfileError(f"{self.path} is not a host profiles file (expected {{\"hosts\": [...]}}).")
+        try:
+            profiles = {item["name"]: HostProfile.from_dict(item) for item in obj.get("hosts", [])}
+        except (KeyError, TypeError) as exc:
+            raise HostProfileError(f"{self.path} holds a host profile without a valid name ({exc}).") from None
+        if any(secrets.is_secret_name(k) for p in profiles.values() for k in p.env):
+            # An older version kept secret values in this file: move them to the keyring, if there is one (if
+            # not, they stay where they were and still never go on a command line).
+            try:
+                self.save_all(profiles)
+            except HostProfileError:
+                pass
+        return profiles
 
     def get(self, name: str) -> HostProfile:
         profiles = self.load()
@@ -134,23 +160,65 @@ class HostStore:
         return profiles[name]
 
     def save_all(self, profiles: dict[str, HostProfile]) -> None:
+        """Write every profile; variables with secret-like names go to the keyring first (nothing is written if
+        the keyring refuses one)."""
+        for profile in profiles.values():
+            moving = {k: v for k, v in profile.env.items() if secrets.is_secret_name(k)}
+            for name, value in moving.items():
+                secrets.store(profile.name, name, value)
+            if moving:
+                profile.env = {k: v for k, v in profile.env.items() if k not in moving}
+                profile.secret_env = sorted(set(profile.secret_env) | set(moving))
         doc = {"version": 1, "hosts": [p.to_dict() for p in sorted(profiles.values(), key=lambda p: p.name)]}
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_json_atomic(self.path, doc)
         tighten(self.path, 0o600)
 
-    def add(self, profile: HostProfile, *, replace: bool = False) -> None:
+    def add(self, profile: HostProfile, *, replace: bool = False, renamed_from: str | None = None) -> None:
+        """Save a profile (``replace`` an existing one of that name). ``renamed_from``: the profile this one
+        replaces under a new name, whose secrets move with it."""
         profiles = self.load()
         if profile.name in profiles and not replace:
             raise HostProfileError(f"A host profile named {profile.name!r} already exists.", field=profile.name)
+        if renamed_from and renamed_from != profile.name and renamed_from in profiles:
+            for name in profiles.pop(renamed_from).secret_env:
+                value = secrets.fetch(renamed_from, name)
+                if value is not None:
+                    secrets.store(profile.name, name, value)
+                    secrets.forget(renamed_from, name)
+        if profile.name in profiles:  # a changed profile keeps its secrets (forget one with remove_secret)
+            profile.secret_env = sorted(set(profile.secret_env) | set(profiles[profile.name].secret_env))
         profiles[profile.name] = profile
         self.save_all(profiles)
 
-    def remove(self, name: str) -> None:
+    def set_secret(self, name: str, variable: str, value: str) -> None:
+        """Store a secret environment variable of host ``name`` in the keyring and list it in the profile."""
         profiles = self.load()
         if name not in profiles:
             raise HostProfileError(f"No host profile named {name!r}.", field=name)
-        del profiles[name]
+        if not _ENV_NAME.match(variable):
+            raise HostProfileError(f"Environment variable name {variable!r} is not valid.", field="secret_env")
+        secrets.store(name, variable, value)
+        profile = profiles[name]
+        profile.env.pop(variable, None)
+        profile.secret_env = sorted(set(profile.secret_env) | {variable})
+        self.save_all(profiles)
+
+    def remove_secret(self, name: str, variable: str) -> None:
+        profiles = self.load()
+        if name not in profiles or variable not in profiles[name].secret_env:
+            raise HostProfileError(f"Host {name!r} has no secret variable {variable!r}.", field="secret_env")
+        secrets.forget(name, variable)
+        profiles[name].secret_env.remove(variable)
+        self.save_all(profiles)
+
+    def remove(self, name: str) -> None:
+        """Delete a profile and its secrets from the keyring."""
+        profiles = self.load()
+        if name not in profiles:
+            raise HostProfileError(f"No host profile named {name!r}.", field=name)
+        for variable in profiles.pop(name).secret_env:
+            secrets.forget(name, variable)
         self.save_all(profiles)
 
 

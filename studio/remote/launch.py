@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from studio.remote import sbatch as sbatch_mod
+from studio.remote import secrets as host_secrets
 from studio.remote.connection import Session
 from studio.remote.errors import RemoteError
 from studio.remote.hosts import HostProfile
@@ -167,12 +168,13 @@ def queue_wait(slot_prefix: str, slots: int, cpu_only: bool = False, ticket: int
     )
 
 
-def direct_script(job_dir: str, command: str, queue: str = "") -> str:
+def direct_script(job_dir: str, command: str, queue: str = "", secrets_line: str = "") -> str:
     """The detached wrapper: records its pid (= process group), waits for a queue slot when ``queue`` (shell text
     from ``queue_wait``) is given, runs the worker, then always writes exit_code.
 
     A TERM/INT/HUP trap keeps the wrapper alive until the worker has exited, so a cancel still records how it
-    ended; a SIGKILL of the whole group leaves no exit_code, which the follower reports as lost.
+    ended; a SIGKILL of the whole group leaves no exit_code, which the follower reports as lost. ``secrets_line``
+    (``host_secrets.source_secrets_line()``) loads the job's secret variables and deletes their file.
     """
     q = shlex.quote(job_dir)
     return (
@@ -180,6 +182,7 @@ def direct_script(job_dir: str, command: str, queue: str = "") -> str:
         "# Written by linguatune: runs one job detached from the client.\n"
         f"cd {q} || exit 97\n"
         f"echo $$ > {PID_FILE}.tmp && mv {PID_FILE}.tmp {PID_FILE}\n"
+        + (secrets_line + "\n" if secrets_line else "") +
         "trap 'echo \"signal received, waiting for the worker\" >&2' TERM INT HUP\n"
         f"{queue}"
         f"{command}\n"
@@ -189,18 +192,24 @@ def direct_script(job_dir: str, command: str, queue: str = "") -> str:
     )
 
 
+def has_secrets(profile: HostProfile) -> bool:
+    """Whether a launch on this profile carries secret variables (then its script loads them from a file)."""
+    return bool(profile.secret_env) or any(host_secrets.is_secret_name(name) for name in profile.env)
+
+
 def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = None) -> LaunchPlan:
     """Resolve ids, paths and the shell text of a launch without touching the host (``work_root`` absolute)."""
     profile = request.profile
     job_id = job_id or new_job_id(request.languages)
     job_dir = work_root.rstrip("/") + "/" + job_id
     q_dir = shlex.quote(job_dir)
+    secrets_line = host_secrets.source_secrets_line() if has_secrets(profile) else ""
     if profile.launcher == "slurm":
         if request.worker_argv:
             command = "srun --ntasks-per-node=1 " + shlex.join(_custom_command(request.worker_argv, job_dir))
         else:
             command = slurm_worker_command(profile, job_dir, request.nproc_per_node)
-        script = sbatch_mod.render_sbatch(profile, job_id, job_dir, command)
+        script = sbatch_mod.render_sbatch(profile, job_id, job_dir, command, secrets_line)
         start = f"cd {q_dir} && sbatch --parsable {SLURM_SCRIPT}"
         return LaunchPlan(job_id, work_root, job_dir, command, SLURM_SCRIPT, script, start, "slurm")
     argv = (
@@ -213,7 +222,7 @@ def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = Non
         group, slots = request.queue
         queue = queue_wait(f"{work_root.rstrip('/')}/{QUEUE_DIR}/{group}", slots, profile.gpus_per_node == 0,
                            request.queue_ticket)
-    script = direct_script(job_dir, command, queue)
+    script = direct_script(job_dir, command, queue, secrets_line)
     start = (
         f"cd {q_dir} && {{ setsid nohup sh {LAUNCH_SCRIPT} > {LAUNCHER_LOG} 2>&1 < /dev/null & }} && echo started"
     )
@@ -228,6 +237,7 @@ def preview_launch(request: LaunchRequest, session: Session | None = None) -> La
 
 def launch(request: LaunchRequest, session: Session, *, registry=None, wait_for_pid_s: float = 10.0) -> LaunchedJob:
     """Create the job directory (0700), upload job.json and the script, start the job; record it in the registry."""
+    secret_values = host_secrets.values_for(request.profile)  # a missing one stops here, before anything exists
     root = session.resolve_path(request.profile.work_root)
     plan = plan_launch(request, root)
     q_root, q_dir = shlex.quote(root), shlex.quote(plan.job_dir)
@@ -235,6 +245,8 @@ def launch(request: LaunchRequest, session: Session, *, registry=None, wait_for_
         f"mkdir -p {q_root} && mkdir -m 700 {q_dir} && mkdir -m 700 {q_dir}/{LOGS_DIR}",
         f"creating the job directory {plan.job_dir}",
     )
+    if secret_values:  # the file's contents travel over SFTP, never as a command's argument
+        session.write_bytes(f"{plan.job_dir}/{host_secrets.SECRETS_FILE}", host_secrets.secrets_file(secret_values), 0o600)
     spec = json.dumps(request.job_spec, indent=1, ensure_ascii=False).encode()
     session.write_bytes(f"{plan.job_dir}/{JOB_FILE}", spec)
     session.write_bytes(f"{plan.job_dir}/{plan.script_name}", plan.script.encode(), 0o700)

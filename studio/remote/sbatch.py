@@ -13,8 +13,9 @@ TERMINAL_STATES = frozenset({
 })
 
 
-def render_sbatch(profile: HostProfile, job_id: str, job_dir: str, command: str) -> str:
-    """An sbatch script: one task per node running ``command`` (srun + torchrun), exit code recorded at the end."""
+def render_sbatch(profile: HostProfile, job_id: str, job_dir: str, command: str, secrets_line: str = "") -> str:
+    """An sbatch script: one task per node running ``command`` (srun + torchrun), exit code recorded at the end.
+    ``secrets_line`` loads the job's secret variables (srun passes the environment on to every node)."""
     q_dir = shlex.quote(job_dir)
     lines = [
         "#!/bin/sh",
@@ -38,6 +39,7 @@ def render_sbatch(profile: HostProfile, job_id: str, job_dir: str, command: str)
     lines += [
         "# Written by linguatune.",
         f"cd {q_dir} || exit 97",
+        *([secrets_line] if secrets_line else []),
         "trap 'echo \"signal received, waiting for the worker\" >&2' TERM INT",
         'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         command,

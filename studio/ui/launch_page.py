@@ -136,10 +136,13 @@ class HostKeyChangedDialog(QDialog):
 
 
 class HostProfileDialog(QDialog):
-    """Add or edit a host profile (no secrets: keys come from the agent, key files or the keyring)."""
+    """Add or edit a host profile. No secret is kept in it: keys come from the agent, key files or the keyring, and a
+    secret variable for the jobs (HF_TOKEN, ...) typed here goes to the keyring when the profile is saved."""
 
-    def __init__(self, profile: HostProfile | None = None, parent=None, *, existing: Sequence[str] = ()):
+    def __init__(self, profile: HostProfile | None = None, parent=None, *, existing: Sequence[str] = (),
+                 save=None):
         super().__init__(parent)
+        self._save_to = save  # called with (profile, {VAR: value}); a LinguaTuneError it raises stays in the dialog
         self.setObjectName("hostProfileDialog")
         self.setWindowTitle("Edit host" if profile else "Add host")
         self.existing = set(existing) - ({profile.name} if profile else set())
@@ -178,13 +181,26 @@ class HostProfileDialog(QDialog):
         self.time_limit.setPlaceholderText("e.g. 24:00:00")
         self.use_keyring = QCheckBox("read a key passphrase or password from the system keyring")
         self.use_keyring.setChecked(p.use_keyring)
+        self._secret_env = list(p.secret_env)
+        self.secrets_label = QLabel(("In the keyring: " + ", ".join(p.secret_env)) if p.secret_env
+                                    else "No secret variables yet")
+        self.secret_name = QLineEdit()
+        self.secret_name.setPlaceholderText("variable, e.g. HF_TOKEN")
+        self.secret_value = QLineEdit()
+        self.secret_value.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret_value.setPlaceholderText("value (kept in the system keyring, never in a file)")
+        secret_row = QHBoxLayout()
+        secret_row.addWidget(self.secret_name, 1)
+        secret_row.addWidget(self.secret_value, 2)
         for label, widget in (("Name", self.name), ("Host", self.host), ("User", self.user), ("Port", self.port),
                               ("Identity file", self.identity), ("ProxyJump", self.proxy_jump),
                               ("Work root", self.work_root), ("Python", self.python), ("Venv", self.venv),
                               ("Launcher", self.launcher), ("GPUs per node", self.gpus), ("Nodes", self.nodes),
                               ("SLURM partition", self.partition), ("SLURM account", self.account),
-                              ("SLURM time", self.time_limit), ("", self.use_keyring)):
+                              ("SLURM time", self.time_limit), ("", self.use_keyring),
+                              ("Secret variables", self.secrets_label)):
             form.addRow(label, widget)
+        form.addRow("Add a secret", secret_row)
         self._extra = p.slurm_extra
         self._env = p.env
         layout = QVBoxLayout(self)
@@ -212,15 +228,27 @@ class HostProfileDialog(QDialog):
             or "python3", venv=text(self.venv), launcher=self.launcher.currentData(), gpus_per_node=self.gpus.value(),
             nodes=self.nodes.value(), slurm_partition=text(self.partition), slurm_account=text(self.account),
             slurm_time=text(self.time_limit), slurm_extra=list(self._extra), env=dict(self._env),
-            use_keyring=self.use_keyring.isChecked(),
+            secret_env=list(self._secret_env), use_keyring=self.use_keyring.isChecked(),
         )
+
+    def new_secrets(self) -> dict[str, str]:
+        """The secret variable typed in the dialog, if any (raises HostProfileError when half of it is missing)."""
+        name, value = self.secret_name.text().strip(), self.secret_value.text()
+        if not name and not value:
+            return {}
+        if not name or not value:
+            raise HostProfileError("A secret variable needs both a name and a value.", field="secret_env")
+        return {name: value}
 
     def _save(self) -> None:
         try:
             self.profile = self.build()
+            if self._save_to is not None:
+                self._save_to(self.profile, self.new_secrets())
         except LinguaTuneError as exc:
             self.error_label.setText(str(exc))
             return
+        self.secret_value.clear()
         self.accept()
 
 
@@ -519,20 +547,20 @@ class LaunchPage(QWidget):
             base = self.selected_profile()
         saved = self.hosts.load()
         editing_saved = base is not None and key is not None and key[0] == "saved"
+        replaced = base.name if editing_saved else None
         dialog = HostProfileDialog(base, self, existing=list(saved) if not editing_saved else
-                                   [n for n in saved if n != base.name])
-        dialog.accepted.connect(lambda: self._host_saved(dialog.profile, base.name if editing_saved else None))
+                                   [n for n in saved if n != base.name],
+                                   save=lambda profile, new_secrets: self._host_saved(profile, replaced, new_secrets))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._show_dialog(dialog)
         dialog.open()
         return dialog
 
-    def _host_saved(self, profile: HostProfile | None, replaced: str | None) -> None:
-        if profile is None:
-            return
-        if replaced and replaced != profile.name:
-            self.hosts.remove(replaced)
-        self.hosts.add(profile, replace=True)
+    def _host_saved(self, profile: HostProfile, replaced: str | None, new_secrets: dict[str, str]) -> None:
+        """Save the dialog's profile (a rename moves its secrets) and store a secret variable typed there."""
+        self.hosts.add(profile, replace=True, renamed_from=replaced)
+        for name, value in new_secrets.items():
+            self.hosts.set_secret(profile.name, name, value)
         self.reload_hosts(select=("saved", profile.name))
         self.status_message.emit(f"Saved host {profile.name}")
 
