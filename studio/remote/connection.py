@@ -339,13 +339,15 @@ def store_secret(kind: str, ident: str, secret: str) -> None:
 
 def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
-    name = host_entry_name(target.hostname, target.port)
-    known, special = host_keys_for(name)
+    entry = host_entry_name(target.hostname, target.port)  # the name paramiko checks the offered key under
+    name = target.host_key_alias or entry  # the name it is known by (OpenSSH: HostKeyAlias, without a port)
+    known, special = host_keys_for(name, target.known_hosts_files)
     for key_name, key in (known.lookup(name) or {}).items():
-        client.get_host_keys().add(name, key_name, key)
+        client.get_host_keys().add(entry, key_name, key)
     revoked = [line for line in special if line.marker == "revoked"]
     ca_only = not known.lookup(name) and any(line.marker == "cert-authority" for line in special)
-    client.set_missing_host_key_policy(VerifyingHostKeyPolicy(cert_authority=ca_only))
+    client.set_missing_host_key_policy(VerifyingHostKeyPolicy(cert_authority=ca_only,
+                                                              name=name if name != entry else None))
     # Like ssh: identity files that do not exist are passed over; when none of those named exists and no agent
     # could stand in, say so (paramiko would fail inside connect with an OSError that reads as an unreachable host).
     identity_files = [path for path in target.identity_files if os.path.exists(path)]
@@ -379,9 +381,7 @@ def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:
         raise
     except paramiko.BadHostKeyException as exc:
         client.close()
-        raise HostKeyChangedError(
-            host_entry_name(target.hostname, target.port), fingerprint(exc.expected_key), fingerprint(exc.key)
-        ) from None
+        raise HostKeyChangedError(name, fingerprint(exc.expected_key), fingerprint(exc.key)) from None
     except paramiko.PasswordRequiredException:
         client.close()
         raise AuthenticationError(

@@ -117,22 +117,24 @@ def parse_known_hosts(path: Path) -> tuple[list[KnownHostLine], list[str]]:
     return lines, skipped
 
 
-def known_host_lines() -> list[KnownHostLine]:
-    """The user's and the studio's known_hosts lines together (the user's file is never written)."""
+def known_host_lines(user_files: list[str] | None = None) -> list[KnownHostLine]:
+    """The user's and the studio's known_hosts lines together (the user's files are never written).
+    ``user_files``: the host's UserKnownHostsFile list from the ssh config (None: ``~/.ssh/known_hosts``)."""
     found: list[KnownHostLine] = []
     tighten(app_known_hosts_path(), 0o600)  # the studio's own file (the user's is left as it is)
-    for path in (user_known_hosts_path(), app_known_hosts_path()):
+    users = [user_known_hosts_path()] if user_files is None else [Path(p) for p in user_files]
+    for path in (*users, app_known_hosts_path()):
         if path.is_file():
             found.extend(parse_known_hosts(path)[0])
     return found
 
 
-def host_keys_for(name: str) -> tuple[paramiko.HostKeys, list[KnownHostLine]]:
-    """Keys known for ``name`` (``host`` or ``[host]:port``) as paramiko host keys under that exact name, and the
-    revoked and cert-authority lines that match it."""
+def host_keys_for(name: str, user_files: list[str] | None = None) -> tuple[paramiko.HostKeys, list[KnownHostLine]]:
+    """Keys known for ``name`` (``host``, ``[host]:port`` or a HostKeyAlias) as paramiko host keys under that exact
+    name, and the revoked and cert-authority lines that match it."""
     keys = paramiko.HostKeys()
     special: list[KnownHostLine] = []
-    for line in known_host_lines():
+    for line in known_host_lines(user_files):
         if not line.matches(name):
             continue
         if line.marker is None:
@@ -175,10 +177,11 @@ class VerifyingHostKeyPolicy(paramiko.MissingHostKeyPolicy):
     """Refuses every key paramiko did not find in its loaded host keys, with a typed error carrying the fingerprint.
     ``cert_authority``: the name is known only through @cert-authority lines, which are not supported."""
 
-    def __init__(self, cert_authority: bool = False):
+    def __init__(self, cert_authority: bool = False, name: str | None = None):
         self.cert_authority = cert_authority
+        self.name = name  # the name the key is known under (a HostKeyAlias), when not paramiko's host[:port]
 
     def missing_host_key(self, client, hostname, key):  # noqa: D401 - paramiko's interface
-        raise UnknownHostKeyError(hostname, key.get_name(), fingerprint(key), key=key,
+        raise UnknownHostKeyError(self.name or hostname, key.get_name(), fingerprint(key), key=key,
                                   note="it is known only through a @cert-authority line, and LinguaTune does not "
                                        "verify host certificates" if self.cert_authority else "")
