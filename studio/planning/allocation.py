@@ -267,7 +267,8 @@ def _water_fill(problem: _Problem) -> tuple[np.ndarray, float]:
     marginal_lo = curves.marginal(lo)
     if budget <= problem.lo_total:
         return lo.copy(), float(marginal_lo.max())
-    u_left = math.log(float(curves.marginal(hi).min()))  # all at hi: too many pairs
+    # All at hi: too many pairs. A huge cap (1e12 pairs) underflows its marginal to 0: any tiny level is as good.
+    u_left = math.log(max(float(curves.marginal(hi).min()), 1e-300))
     u_right = math.log(float(marginal_lo.max()))  # all at lo: too few
     tolerance = 1e-9 * max(1.0, budget)
     # Start from the lambda of an even split: usually a few Newton steps from the root.

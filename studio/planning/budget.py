@@ -7,6 +7,9 @@ import re
 
 from studio.errors import PlanningError
 
+# A trillion pairs: more parallel text than exists in any language; beyond it a number is a typo (or 1e308 meant
+# as "unlimited"), and the allocators' floating-point work would overflow.
+MAX_PAIRS = 10**12
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
 _PATTERN = re.compile(r"^\s*(?P<number>[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(?P<suffix>[kmgb]?)\s*$", re.IGNORECASE)
 
@@ -36,6 +39,9 @@ def parse_budget(text: str | int, *, what: str = "Budget", allow_zero: bool = Fa
         raise PlanningError(f"{what} must not be negative, got {shown}.", field=what.lower())
     if value == 0 and not allow_zero:
         raise PlanningError(f"{what} must be positive, got {shown}.", field=what.lower())
+    if value > MAX_PAIRS:
+        raise PlanningError(f"{what} {shown} is more than the {MAX_PAIRS:,} pairs LinguaTune plans for.",
+                            field=what.lower())
     rounded = round(value)
     if abs(value - rounded) > 1e-6 * max(1.0, abs(value)):
         raise PlanningError(f"{what} must be a whole number of pairs, got {shown}.", field=what.lower())
