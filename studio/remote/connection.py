@@ -6,12 +6,14 @@ interface, so launching, following, checking and cancelling are one code path fo
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import socket
 import stat as statmod
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -184,6 +186,15 @@ class LocalSession(Session):
         Path(local).write_bytes(data)
 
 
+# paramiko logs a dropped link ("Socket exception: Connection reset by peer") from its transport thread; with no
+# logging configured Python prints that on stderr, in the middle of `follow`'s output, which already says that the
+# link dropped and why. A handler of the application's own (logging configured by a user) still receives it.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+# What a failing link raises under an SFTP read: a silence past the limit, a reset, a transport that died.
+LINK_ERRORS = (socket.timeout, TimeoutError, EOFError, ConnectionError, paramiko.SSHException)
+
+
 def silence_limit(keepalive_s: float | None) -> float:
     """How long a request may wait for any answer before the link counts as dead: two keepalive intervals (30 s by
     default), at least 5 s. A transfer that keeps moving never hits it; a peer gone silent does."""
@@ -270,8 +281,32 @@ class SSHSession(Session):
         except FileNotFoundError:
             return None
 
+    @contextmanager
+    def _reading(self, path):
+        """An SFTP file open for reading. When the link fails under it (a reset, or the silence limit), the
+        connection is dropped at once: closing the file would send one more request and wait for its answer on
+        the dead link, a second silence limit before the follower even hears of the first."""
+        fh = self.sftp.open(path, "rb")
+        try:
+            yield fh
+        except LINK_ERRORS:
+            self.abandon()
+            raise
+        except BaseException:
+            fh.close()
+            raise
+        fh.close()
+
+    def abandon(self) -> None:
+        """Drop the connection without a goodbye (it is dead or dying); later calls fail at once."""
+        self._sftp = None
+        try:
+            self.client.close()
+        except Exception:  # the transport may already be gone; nothing left to release
+            pass
+
     def read_range(self, path, offset, length):
-        with self.sftp.open(path, "rb") as fh:
+        with self._reading(path) as fh:
             fh.seek(offset)
             if length > 65536:
                 # Pipelined requests: a catch-up read of megabytes costs a few round trips, not hundreds.
@@ -282,7 +317,7 @@ class SSHSession(Session):
     def iter_range(self, path, offset, length, chunk=1 << 20):
         # Prefetch pipelines the whole range in paramiko's transport thread while the caller decodes the pieces
         # already here, so transfer and decoding overlap.
-        with self.sftp.open(path, "rb") as fh:
+        with self._reading(path) as fh:
             fh.seek(offset)
             fh.prefetch(offset + length)
             remaining = length

@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from typing import Sequence
 
 
@@ -20,6 +21,7 @@ class CuttingRelay:
         self._stalled: list[threading.Event] = []
         self.connections = 0
         self.cut_count = 0
+        self.cut_times: list[float] = []  # time.monotonic() of each cut
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
@@ -52,11 +54,16 @@ class CuttingRelay:
                 if cut is not None and sent + len(data) >= cut:
                     sink.sendall(data[: max(0, cut - sent)])
                     self.cut_count += 1
+                    self.cut_times.append(time.monotonic())
                     if self.stall:
                         silent.set()
                         continue
                     for sock in (source, sink):  # a reset, as a failing link gives
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        try:  # wakes the other direction's recv, so the close sends the RST now (chaos_relay.py)
+                            sock.shutdown(socket.SHUT_RD)
+                        except OSError:
+                            pass
                         sock.close()
                     return
                 sink.sendall(data)
