@@ -59,6 +59,21 @@ def test_masked_mean_ignores_padding(minilm):
     assert alone.shape == (model.config.num_hidden_layers + 1, model.config.hidden_size)
 
 
+def test_special_tokens_are_left_out_of_the_mean_unless_asked(minilm):
+    # MiniLM's tokenizer adds [CLS] and [SEP]; their states are alike for every sentence and pull vectors together.
+    import torch
+
+    model, tokenizer = minilm
+    text = "The river rose after three days of rain."
+    own = pooled_hidden_states(model, tokenizer, [text], batch_size=1)[0]
+    with_special = pooled_hidden_states(model, tokenizer, [text], batch_size=1, include_special=True)[0]
+    ids = tokenizer([text], return_tensors="pt")
+    with torch.no_grad():
+        states = torch.stack(model(**ids, output_hidden_states=True).hidden_states, dim=1)[0]  # layers x tokens
+    np.testing.assert_allclose(own, states[:, 1:-1].mean(dim=1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(with_special, states.mean(dim=1).numpy(), atol=1e-5)
+
+
 def test_alignment_scores_on_constructed_vectors():
     rng = np.random.default_rng(0)
     english = rng.normal(size=(6, 16))

@@ -45,3 +45,13 @@ def test_corpus_scores_are_percentages_over_questions():
     assert scores.f1 == pytest.approx(100 * (1 + 2 / 3 + 0) / 3)  # "seine river" vs "seine": P=1/2, R=1
     with pytest.raises(ValueError):
         score_qa(["a"], [["a"], ["b"]], "en")
+
+
+def test_punctuation_is_removed_as_the_official_squad_script_does():
+    # Replacing punctuation by spaces split "U.S." into "u s" (F1 0.4 against "US Army") and "1,000" into "1 000".
+    assert normalize_answer("U.S. Army", "en") == "us army"
+    assert exact_match("U.S. Army", ["US Army"], "en")
+    assert token_f1("U.S. Army", ["US Army"], "en") == 1.0
+    assert token_f1("1,000 soldiers", ["1000"], "en") == pytest.approx(2 / 3)
+    assert normalize_answer("«Αθήνα»", "el") == "αθήνα"  # Unicode punctuation too, as MLQA's script
+    assert is_hit("About 1,000.", ["1,000"])  # the paper's hit rate is unchanged: raw lower-cased substring

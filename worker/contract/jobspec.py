@@ -360,10 +360,11 @@ class EvalSpec:
                 parsed[code] = {"path": file_path}
             setattr(spec, section, parsed)
         alignment = _expect_dict(obj.get("alignment", {}), f"{where}.alignment")
-        _no_unknown_keys(alignment, ("enabled", "max_sentences"), f"{where}.alignment")
+        _no_unknown_keys(alignment, ("enabled", "max_sentences", "include_special_tokens"), f"{where}.alignment")
         spec.alignment = {
             "enabled": _get(alignment, "enabled", bool, False, f"{where}.alignment"),
             "max_sentences": _get(alignment, "max_sentences", int, 200, f"{where}.alignment"),
+            "include_special_tokens": _get(alignment, "include_special_tokens", bool, False, f"{where}.alignment"),
         }
         _positive(spec.alignment["max_sentences"], f"{where}.alignment.max_sentences")
         return spec

@@ -1,7 +1,9 @@
 """Layer-wise cross-lingual alignment from parallel sentences.
 
 For every layer (index 0 = the embedding output, then one per transformer layer) each sentence is represented by
-the mean of its hidden states over real tokens only (a masked mean; padding never enters). For each target
+the mean of its hidden states over its own tokens only (a masked mean): padding never enters, and neither do the
+special tokens the tokenizer adds (BOS, EOS), whose states are the same for every sentence in every language and
+would pull all vectors together; ``include_special=True`` keeps them. For each target
 language, with English vectors ``e_i`` and their translations ``x_i``:
 
 - ``parallel_margin`` = mean cos(e_i, x_i) - mean cos(e_i, x_j) over i != j (above 0: translations sit closer);
@@ -41,7 +43,7 @@ class AlignmentResult:
 
 def pooled_hidden_states(
     model: Any, tokenizer: Any, texts: Sequence[str], *, batch_size: int = 16, device: Any = None,
-    max_length: int = 256, rank: int = 0, world_size: int = 1,
+    max_length: int = 256, rank: int = 0, world_size: int = 1, include_special: bool = False,
 ) -> dict[int, Any]:
     """Masked-mean hidden states, ``{text index: float32 array [layers, hidden]}`` for this rank's share."""
     import torch
@@ -50,23 +52,27 @@ def pooled_hidden_states(
     encoded = tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=max_length)["input_ids"]
     batches = plan_batches([len(ids) for ids in encoded], batch_size, sort_by_length=True)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    special = set() if include_special else set(getattr(tokenizer, "all_special_ids", None) or [])
     extra = {"logits_to_keep": 1} if forward_accepts(model, "logits_to_keep") else {}
     pooled: dict[int, Any] = {}
     for batch, is_real in lockstep_share(batches, rank, world_size):
         width = max(len(encoded[i]) for i in batch)
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        pool = torch.zeros((len(batch), width), dtype=torch.float32)
         for row, i in enumerate(batch):  # right padding: real tokens keep positions 0..len-1
             ids = encoded[i]
             input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
             mask[row, : len(ids)] = 1
+            own = [0.0 if t in special else 1.0 for t in ids]
+            pool[row, : len(ids)] = torch.tensor(own if any(own) else [1.0] * len(ids))  # only specials: all
         with torch.no_grad():  # not inference_mode: FSDP2 reuses its all-gather buffers in training
             out = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), output_hidden_states=True,
                         **extra)
         if not is_real:
             continue
         hidden = torch.stack([h.float() for h in out.hidden_states], dim=1)  # [batch, layers, tokens, dim]
-        weights = mask.to(hidden.device, torch.float32)[:, None, :, None]
+        weights = pool.to(hidden.device)[:, None, :, None]
         means = (hidden * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1.0)
         for row, i in enumerate(batch):
             pooled[i] = means[row].cpu().numpy()
@@ -99,6 +105,7 @@ def layerwise_alignment(
     device: Any = None,
     rank: int = 0,
     world_size: int = 1,
+    include_special: bool = False,
 ) -> AlignmentResult | None:
     """Alignment of English with each language, per layer; the result on rank 0, None on other ranks.
 
@@ -117,7 +124,7 @@ def layerwise_alignment(
         texts.extend(xx for _, xx in pairs)
         spans[lang] = (start, len(pairs))
     local = pooled_hidden_states(model, tokenizer, texts, batch_size=batch_size, device=device,
-                                 rank=rank, world_size=world_size) if texts else {}
+                                 rank=rank, world_size=world_size, include_special=include_special) if texts else {}
     shares = gather_to_rank0(local, rank, world_size)
     if shares is None:
         return None

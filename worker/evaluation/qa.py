@@ -1,8 +1,9 @@
 """Extractive-QA scoring: the paper's hit rate and SQuAD-style exact match and token F1.
 
 - ``hit``: the lower-cased gold answer occurs as a substring of the lower-cased prediction (the paper's accuracy).
-- ``exact_match`` / ``f1``: SQuAD normalisation (lower case, punctuation removed, whitespace collapsed; English also
-  drops the articles a/an/the), then token overlap. Languages written without spaces between words (Chinese,
+- ``exact_match`` / ``f1``: the official SQuAD v1.1 normalisation (lower case, punctuation removed, not replaced by a
+  space, so "U.S." is "us" and "1,000" is "1000"; English drops the articles a/an/the; whitespace collapsed), with
+  every Unicode punctuation character counted as punctuation, as MLQA's evaluation does, then token overlap. Languages written without spaces between words (Chinese,
   Japanese, Thai) are compared character by character, since whitespace tokens would make a whole sentence one token.
 All corpus figures are percentages (0-100), the maximum over the gold answers of each question, averaged.
 """
@@ -24,9 +25,9 @@ def _base(lang: str) -> str:
 
 
 def normalize_answer(text: str, lang: str) -> str:
-    """Lower-case, drop punctuation (every Unicode P* character), drop English articles, collapse whitespace."""
+    """Lower-case, remove punctuation (every Unicode P* character), drop English articles, collapse whitespace."""
     text = text.lower()
-    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
     if _base(lang) == "en":
         text = _ENGLISH_ARTICLES.sub(" ", text)
     return " ".join(text.split())

@@ -99,7 +99,8 @@ def evaluate(model: Any, tokenizer: Any, eval_spec: Any, *, step: int, emit: Emi
         pairs = {lang: list(zip(s.english, s.foreign)) for lang, s in parallel_sets.items()}
         alignment = layerwise_alignment(model, tokenizer, pairs, batch_size=settings.batch_size,
                                         max_sentences=settings.alignment_max_sentences, device=device,
-                                        rank=rank, world_size=world_size)
+                                        rank=rank, world_size=world_size,
+                                        include_special=settings.alignment_include_special)
         if rank == 0 and alignment is not None:
             if alignment.langs:
                 results["alignment"] = {"langs": alignment.langs, "layers": alignment.layers, "n": alignment.n}
@@ -139,7 +140,7 @@ def evaluate_alignment(model: Any, tokenizer: Any, eval_spec: Any, *, step: int,
     pairs = {lang: list(zip(s.english, s.foreign)) for lang, s in parallel_sets.items()}
     result = layerwise_alignment(model, tokenizer, pairs, batch_size=settings.batch_size,
                                  max_sentences=settings.alignment_max_sentences, device=device, rank=rank,
-                                 world_size=world_size)
+                                 world_size=world_size, include_special=settings.alignment_include_special)
     if rank != 0 or result is None:
         return {}
     if not result.langs:

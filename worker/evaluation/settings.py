@@ -25,6 +25,7 @@ class EvalSettings:
     qa: dict[str, str | None] = field(default_factory=dict)
     alignment_enabled: bool = True
     alignment_max_sentences: int = 100
+    alignment_include_special: bool = False  # pool over BOS/EOS too (off: the sentence's own tokens only)
     languages: tuple[str, ...] = ()
 
     @classmethod
@@ -54,6 +55,7 @@ class EvalSettings:
             qa={lang: _path_of(entry) for lang, entry in (spec.get("qa") or {}).items()},
             alignment_enabled=bool(alignment.get("enabled", True)),
             alignment_max_sentences=int(alignment.get("max_sentences") or 100),
+            alignment_include_special=bool(alignment.get("include_special_tokens", False)),
             languages=tuple(spec.get("languages") or ()),
         )
 
