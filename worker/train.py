@@ -206,6 +206,7 @@ class TrainingRecipe:
         self.pids = self._all_gather_objects(os.getpid())
         if self.heartbeat is not None:
             self.heartbeat.update(pids=self.pids, device=str(self.device), precision=precision)
+        self.shared_job_dir = self._check_shared_job_dir()
 
         from worker.model import load_model_and_tokenizer
 
@@ -215,6 +216,34 @@ class TrainingRecipe:
         self._shard()
         self._build_optimizer()
         self._maybe_resume()
+
+    def _check_shared_job_dir(self) -> bool:
+        """Whether every node sees the same job directory. Checkpoints and ``latest`` are written by rank 0 alone,
+        so on nodes with a folder of their own a resume would find nothing: each node's first rank writes a marker,
+        and rank 0 looks for all of them. A warning event says so when one is missing (the job still runs)."""
+        import socket
+        import uuid
+
+        mine = None
+        if self.local_rank == 0:
+            mine = (socket.gethostname(), uuid.uuid4().hex)
+            marker = self.job_dir / f".node-{mine[1]}"
+            marker.write_text(mine[0], encoding="utf-8")
+        markers = [m for m in self._all_gather_objects(mine) if m is not None]
+        self._barrier(long=True)
+        shared = True
+        if self.is_main:
+            unseen = sorted({host for host, token in markers if not (self.job_dir / f".node-{token}").is_file()})
+            if unseen:
+                shared = False
+                self.emit("log", level="warning", message=(
+                    f"the job directory {self.job_dir} is not shared with node(s) {', '.join(unseen)}: checkpoints "
+                    f"are written by rank 0 only, so this job cannot resume after a failure; put the work root on "
+                    f"a filesystem every node mounts"))
+        self._barrier(long=True)
+        if mine is not None:
+            (self.job_dir / f".node-{mine[1]}").unlink(missing_ok=True)
+        return shared
 
     def _all_gather_objects(self, value: Any) -> list[Any]:
         import torch.distributed as dist

@@ -56,9 +56,52 @@ try:
 except OSError as exc:
     out["disk_error"] = str(exc)
 out["work_root"] = root
-out["slurm"] = {name: shutil.which(name) for name in ("sbatch", "squeue", "scontrol", "scancel", "srun")}
+# The filesystem under the work root (the longest mount point above it): a multi-node job needs one every node mounts.
+try:
+    best = ("", "")
+    real = os.path.realpath(probe or "/")
+    with open("/proc/mounts") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) > 2:
+                point = parts[1].replace("\\040", " ")
+                if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best[0]):
+                    best = (point, parts[2])
+    out["fs_type"], out["fs_mount"] = best[1], best[0]
+except OSError:
+    pass
+# Every module a job imports, imported here (a missing or broken one fails the job after minutes of set-up).
+deps = {}
+for module in sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else []:
+    try:
+        mod = __import__(module)
+        deps[module] = [True, str(getattr(mod, "__version__", ""))]
+    except Exception as exc:
+        deps[module] = [False, f"{type(exc).__name__}: {exc}"[:200]]
+out["deps"] = deps
+out["slurm"] = {name: shutil.which(name) for name in ("sbatch", "squeue", "scontrol", "scancel", "srun", "sinfo")}
+if out["slurm"].get("scontrol"):
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+        out["slurm_ping"] = [ping.returncode, (ping.stdout + ping.stderr).strip()[:300]]
+    except Exception as exc:
+        out["slurm_ping"] = [1, str(exc)[:300]]
+if out["slurm"].get("sinfo") and len(sys.argv) > 3 and sys.argv[3]:
+    try:
+        found = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=30)
+        out["slurm_partitions"] = sorted(set(found.stdout.split())) if found.returncode == 0 else None
+    except Exception:
+        out["slurm_partitions"] = None
 print(json.dumps(out))
 """
+
+
+# The modules a job imports, and the pip name that provides each (what `deploy --with-deps` installs).
+WORKER_MODULES = {"numpy": "numpy", "torch": "torch", "transformers": "transformers", "datasets": "datasets",
+                  "accelerate": "accelerate", "sacrebleu": "sacrebleu", "sentencepiece": "sentencepiece",
+                  "pyarrow": "pyarrow", "comet": "unbabel-comet"}
+# Filesystems that live on one machine: a work root on one of them is not shared between nodes.
+LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "vfat", "ramfs"}
 
 
 @dataclass
@@ -88,8 +131,9 @@ def doctor(profile: HostProfile, session: Session) -> DoctorReport:
     """Check the host: Python, worker version vs ours, torch/CUDA, GPUs, free disk, SLURM commands."""
     report = DoctorReport(profile.name)
     python = profile.remote_python
-    result = session.run(f"{shlex.quote(python)} -c {shlex.quote(_PROBE)} {shlex.quote(profile.work_root)}",
-                         timeout=120)
+    partitions = profile.slurm_partition if profile.launcher == "slurm" else ""
+    result = session.run(f"{shlex.quote(python)} -c {shlex.quote(_PROBE)} {shlex.quote(profile.work_root)} "
+                         f"{shlex.quote(','.join(WORKER_MODULES))} {shlex.quote(partitions or '')}", timeout=180)
     if result.status != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         report.checks.append(Check("python", False, f"{python} did not run: {last}"))
@@ -113,12 +157,36 @@ def doctor(profile: HostProfile, session: Session) -> DoctorReport:
             f"{facts['worker']} (ours {__version__})" + ("" if same else "; run `linguatune hosts deploy`"),
         ))
     else:
-        report.checks.append(Check("worker", False, f"not installed ({facts.get('worker_error')}); run deploy"))
+        report.checks.append(Check("worker", False, f"not installed ({facts.get('worker_error')}); run "
+                                                    f"`linguatune hosts deploy {profile.name} --with-deps`"))
     if "torch" in facts:
         cuda = f"CUDA {facts['cuda']}, {facts['cuda_devices']} device(s)" if facts.get("cuda_available") else "no CUDA"
         report.checks.append(Check("torch", True, f"{facts['torch']}, {cuda}"))
+        if profile.gpus_per_node and profile.launcher != "slurm":  # a SLURM login node has no GPUs of its own
+            devices = int(facts.get("cuda_devices") or 0)
+            report.checks.append(Check(
+                "cuda", bool(facts.get("cuda_available")) and devices >= profile.gpus_per_node,
+                f"{devices} CUDA device(s) for a profile of {profile.gpus_per_node} GPU(s) per node"
+                + ("" if facts.get("cuda_available") else f" (torch {facts['torch']} is a CPU build, or no driver)")))
     else:
         report.checks.append(Check("torch", False, f"not importable ({facts.get('torch_error')})"))
+    deps = facts.get("deps") or {}
+    missing = [m for m, (ok, _detail) in deps.items() if not ok]
+    if deps:
+        if missing:
+            first = deps[missing[0]][1]
+            report.checks.append(Check(
+                "deps", False, f"{', '.join(WORKER_MODULES.get(m, m) for m in missing)} missing or broken ({first}); "
+                               f"fix: `linguatune hosts deploy {profile.name} --with-deps`"))
+        else:
+            report.checks.append(Check("deps", True, f"all {len(deps)} worker dependencies import"))
+    if profile.nodes > 1 and facts.get("fs_type"):
+        local = facts["fs_type"] in LOCAL_FILESYSTEMS
+        report.checks.append(Check(
+            "shared", not local,
+            f"the work root is on {facts['fs_type']} ({facts.get('fs_mount')})"
+            + (", a filesystem of this machine only: the other nodes will not see checkpoints, so a multi-node "
+               "job cannot resume; put the work root on a shared filesystem" if local else ", shared between nodes")))
     gpus = facts.get("gpus", [])
     if gpus:
         names = ", ".join(f"{g['name']} {g['memory']}" for g in gpus)
@@ -135,6 +203,18 @@ def doctor(profile: HostProfile, session: Session) -> DoctorReport:
         report.checks.append(Check("slurm", len(present) == len(slurm),
                                    "all commands present" if len(present) == len(slurm)
                                    else f"missing {', '.join(n for n in slurm if not slurm[n])}"))
+        ping = facts.get("slurm_ping")
+        if ping is not None:
+            up = ping[0] == 0 and "UP" in ping[1]
+            report.checks.append(Check("slurmctld", up, ping[1].splitlines()[0] if ping[1] else
+                                       "scontrol ping said nothing" if up else "no controller answered"))
+        partitions = facts.get("slurm_partitions")
+        if profile.slurm_partition and partitions is not None:
+            wanted = profile.slurm_partition.split(",")
+            unknown = [p for p in wanted if p not in partitions]
+            report.checks.append(Check("partition", not unknown,
+                                       f"{profile.slurm_partition} exists" if not unknown else
+                                       f"no partition {unknown[0]!r} (there are: {', '.join(partitions) or 'none'})"))
     else:
         report.checks.append(Check("slurm", True, f"{'present' if present else 'absent'} (not used by this profile)"))
     return report

@@ -98,6 +98,16 @@ def test_deploy_into_a_fresh_venv_over_ssh(trusted, ssh_profile, tmp_path):
     checks = {c.name: c for c in report.checks}
     assert checks["worker"].ok and checks["python"].ok
     assert report.facts["worker_path"].startswith(str(venv))
+    # A bare venv (no system packages) with the worker installed without its dependencies: doctor no longer says
+    # all is well (the job would fail on `import torch`); it names what is missing and the one command that fixes it.
+    bare = HostProfile(**{**ssh_profile.to_dict(), "venv": str(tmp_path / "bare-venv")})
+    with open_session(bare) as session:
+        deploy(bare, session, with_deps=False, system_site_packages=False)
+        report = doctor(bare, session)
+    checks = {c.name: c for c in report.checks}
+    assert checks["worker"].ok and not report.ok and not checks["torch"].ok
+    assert not checks["deps"].ok and "torch" in checks["deps"].detail and "unbabel-comet" in checks["deps"].detail
+    assert checks["deps"].detail.endswith(f"fix: `linguatune hosts deploy {bare.name} --with-deps`")
     assert list(venv.glob("lib/python*/site-packages/linguatune-*.dist-info"))
 
 
