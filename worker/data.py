@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from worker.contract import DataSource, JobSpec
+from worker.prompt import PREAMBLE_NO_INPUT, PREAMBLE_WITH_INPUT, alpaca_prompt  # noqa: F401 (re-exported)
 
 ENGLISH = "en"
 SOURCE_KINDS = ("english_instructions", "translated_instructions", "pairs")
@@ -31,20 +32,6 @@ SOURCE_KINDS = ("english_instructions", "translated_instructions", "pairs")
 # --------------------------------------------------------------------------------------------------------------
 # Prompts
 # --------------------------------------------------------------------------------------------------------------
-PROMPT_PREAMBLE = (
-    "Here is an instruction that describes a task{context}. "
-    "Write a response that carries out the request appropriately."
-)
-_CONTEXT_NOTE = ", together with an input that gives further context"
-
-
-def alpaca_prompt(instruction: str, input_text: str = "") -> str:
-    """The Alpaca-structured prompt (preamble, ``### Instruction:``, optional ``### Input:``, ``### Response:``),
-    ending where the response starts. The English scaffold is used for every language."""
-    if input_text:
-        return (f"{PROMPT_PREAMBLE.format(context=_CONTEXT_NOTE)}\n\n### Instruction:\n{instruction}\n\n"
-                f"### Input:\n{input_text}\n\n### Response:\n")
-    return f"{PROMPT_PREAMBLE.format(context='')}\n\n### Instruction:\n{instruction}\n\n### Response:\n"
 
 
 # Training rotates through these; evaluation always uses the first (EVAL_PHRASING).
@@ -287,10 +274,22 @@ def _prepare(ds, *, kind: str, lang: str, tokenizer, spec: JobSpec, report: dict
     max_length = spec.train.max_length
     ds = ds.map(_tokenise_fn(tokenizer, max_length, kind, lang, spec.train.seed), batched=True, with_indices=True,
                 remove_columns=ds.column_names, features=_token_features(), desc=f"tokenising {where}")
-    before = len(ds)
-    ds = ds.filter(lambda b: [(n <= max_length and n > p + 1) for n, p in zip(b["length"], b["prompt_len"])],
-                   batched=True, desc=f"length filter {where}")
-    entry["too_long"] = before - len(ds)
+    # Longer than max_length: truncated to it, as the paper did (the tail of the target and its EOS go), not
+    # dropped: the LLaMA tokenizer inflates ar/el/hi text, so dropping would remove the longest instructions of
+    # exactly those languages. Dropped only when not one target token would remain (the prompt fills the window).
+    lengths = np.asarray(ds["length"], dtype=np.int64)
+    prompts = np.asarray(ds["prompt_len"], dtype=np.int64)
+    keep = np.minimum(lengths, max_length) > prompts
+    entry["truncated"] = int(((lengths > max_length) & keep).sum())
+    entry["too_long"] = int((~keep).sum())  # the prompt alone fills max_length: nothing to learn from
+    if not keep.all():
+        ds = ds.select(np.flatnonzero(keep))
+    if entry["truncated"]:
+        def truncate(batch):
+            ids = [row[:max_length] for row in batch["input_ids"]]
+            return {"input_ids": ids, "length": [len(row) for row in ids]}
+
+        ds = ds.map(truncate, batched=True, desc=f"truncating {where} to {max_length} tokens")
     return ds
 
 
@@ -383,7 +382,7 @@ def mixture_fingerprint(spec: JobSpec, tokenizer, base_dir: Path | None = None) 
     key = {
         "data": spec.data.to_dict(), "allocation": spec.allocation, "languages": spec.languages,
         "seed": spec.train.seed, "subset": spec.train.subset, "max_length": spec.train.max_length,
-        "tokenizer": [type(tokenizer).__name__, len(tokenizer), vocab_digest], "prompt": PROMPT_PREAMBLE,
+        "tokenizer": [type(tokenizer).__name__, len(tokenizer), vocab_digest], "prompt": [PREAMBLE_WITH_INPUT, PREAMBLE_NO_INPUT, alpaca_prompt("i", "x")],
         "phrasings": TRANSLATION_PHRASINGS, "files": files, "version": 1,
     }
     return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

@@ -197,6 +197,14 @@ def describe_data(data: dict[str, Any]) -> str:
         parts.append("pairs " + ", ".join(f"{code} {n}" for code, n in pairs.items()))
     if "total_steps" in data:
         parts.append(f"{data['total_steps']} steps")
+    sources = [e for e in data.get("sources") or [] if isinstance(e, dict)]
+    truncated = sum(e["truncated"] for e in sources if isinstance(e.get("truncated"), int))
+    dropped = sum(e["too_long"] for e in sources if isinstance(e.get("too_long"), int))
+    if truncated or dropped:
+        worst = max(sources, key=lambda e: e.get("truncated") if isinstance(e.get("truncated"), int) else 0)
+        where = f", most in {worst.get('source')}:{worst.get('lang')}" if truncated else ""
+        parts.append(f"{truncated} truncated to max_length{where}"
+                     + (f", {dropped} dropped (prompt alone too long)" if dropped else ""))
     return "; ".join(parts) or ", ".join(f"{k}={v}" for k, v in list(data.items())[:6])
 
 

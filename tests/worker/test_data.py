@@ -70,14 +70,48 @@ def test_random_subset_is_seeded_and_prefix_takes_the_first_rows(data_dir, tmp_p
     assert ar_inputs(a) == ar_inputs(b)
     assert set(ar_inputs(a)) != set(ar_inputs(c))
     first = [line.split("\t")[1] for line in (data_dir / "en-ar.tsv").read_text("utf-8").splitlines()[1:121]]
-    got = [tok.decode(list(ids)).rsplit("### Response:\n", 1)[1].removesuffix("</s>") for ids in ar_inputs(p)]
+    got = [tok.decode(list(ids)).rsplit("### Response:", 1)[1].removesuffix("</s>") for ids in ar_inputs(p)]
     assert got == first
 
 
-def test_length_filter_drops_too_long_examples(data_dir, tmp_path):
-    _, _, mix = _mixture(data_dir, tmp_path, max_length=300)
-    assert column_array(mix.dataset, "length").max() <= 300
-    assert sum(s["too_long"] for s in mix.report["sources"]) > 0
+def test_examples_longer_than_max_length_are_truncated_not_dropped(data_dir, tmp_path):
+    _, tok, full = _mixture(data_dir, tmp_path / "full")
+    _, _, mix = _mixture(data_dir, tmp_path / "cut", max_length=300)
+    lengths = column_array(mix.dataset, "length")
+    assert lengths.max() == 300
+    truncated = sum(s["truncated"] for s in mix.report["sources"])
+    dropped = sum(s["too_long"] for s in mix.report["sources"])
+    assert truncated > 0
+    assert dropped > 0 and len(mix.dataset) == len(full.dataset) == 270  # the pool still fills the allocation
+    cut = mix.dataset.select(np.flatnonzero(lengths == 300))[0]
+    assert cut["input_ids"][-1] != tok.eos_token_id  # the target's tail (and its EOS) was cut off
+    assert cut["prompt_len"] < 300
+    from studio.session.monitor import describe_data
+
+    assert f"{truncated} truncated to max_length" in describe_data(mix.report)
+
+
+def test_the_prompt_is_the_standard_alpaca_template_in_training_and_evaluation(data_dir, tmp_path):
+    from worker.evaluation.prompts import qa_prompt
+    from worker.prompt import alpaca_prompt
+
+    assert alpaca_prompt("Name a colour.") == (
+        "Below is an instruction that describes a task. Write a response that appropriately completes the "
+        "request.\n\n### Instruction:\nName a colour.\n\n### Response:")
+    assert alpaca_prompt("Translate.", "Bonjour") == (
+        "Below is an instruction that describes a task, paired with an input that provides further context. Write "
+        "a response that appropriately completes the request.\n\n### Instruction:\nTranslate.\n\n### Input:\n"
+        "Bonjour\n\n### Response:")
+    assert translation_prompt("en", "ar", "Hi.") == alpaca_prompt(TRANSLATION_PHRASINGS[0].format(
+        src="English", tgt="Arabic"), "Hi.")
+    assert qa_prompt("en", "P", "Q?").endswith("### Input:\nPassage: P\nQuestion: Q?\n\n### Response:")
+    # Training renders the same text, with the target right after "### Response:".
+    _, tok, mix = _mixture(data_dir, tmp_path)
+    example = mix.dataset.filter(lambda s: s == "english_instructions", input_columns=["source"])[0]
+    text = tok.decode(example["input_ids"])
+    prompt = tok.decode(example["input_ids"][:example["prompt_len"]])
+    assert prompt.startswith(tok.bos_token or "") and prompt.endswith("### Response:")
+    assert text.startswith((tok.bos_token or "") + "Below is an instruction that describes a task")
 
 
 def test_language_without_usable_pairs_is_an_error(data_dir, tmp_path):
@@ -98,7 +132,7 @@ def test_evaluation_prompt_is_fixed_and_names_languages():
     prompt = translation_prompt("en", "hi", "Good morning.")
     assert prompt == translation_prompt("en", "hi", "Good morning.")
     assert TRANSLATION_PHRASINGS[0].format(src="English", tgt="Hindi") in prompt
-    assert prompt.endswith("### Input:\nGood morning.\n\n### Response:\n")
+    assert prompt.endswith("### Input:\nGood morning.\n\n### Response:")
     assert language_name("vi") == "Vietnamese" and language_name("nds_nl") == "Dutch Low Saxon"
 
 

@@ -1,4 +1,5 @@
-"""Fixed evaluation prompts: the Alpaca template with one translation instruction and per-language QA instructions.
+"""Fixed evaluation prompts: the Alpaca template (worker/prompt.py, the one training uses) with one translation
+instruction and per-language QA instructions.
 
 ``worker.data.translation_prompt`` (the training side) is preferred when it exists so that evaluation asks in the
 same words the model was tuned on; ``alpaca_translation_prompt`` here is the fallback with the same template.
@@ -8,10 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-ALPACA_PREAMBLE_WITH_INPUT = (
-    "Below is an instruction that describes a task, paired with an input that provides further context. "
-    "Write a response that appropriately completes the request."
-)
+from worker.prompt import alpaca_prompt
 
 # English names used inside the translation instruction.
 LANGUAGE_NAMES = {
@@ -46,13 +44,6 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
-def alpaca_prompt(instruction: str, text: str) -> str:
-    """The Alpaca template with an input field, ending where the response should begin."""
-    return (
-        f"{ALPACA_PREAMBLE_WITH_INPUT}\n\n### Instruction:\n{instruction}\n\n### Input:\n{text}\n\n### Response:\n"
-    )
-
-
 def alpaca_translation_prompt(src_lang: str, tgt_lang: str, text: str) -> str:
     """The fixed evaluation phrasing of a translation request from ``src_lang`` to ``tgt_lang``."""
     instruction = f"Translate the following sentences from {language_name(src_lang)} to {language_name(tgt_lang)}."
@@ -71,10 +62,6 @@ def translation_prompt_function() -> Callable[[str, str, str], str]:
 def qa_prompt(lang: str, context: str, question: str) -> str:
     """An extractive-QA request written in ``lang`` (English wording for languages without a translation), in the
     training side's Alpaca template when it exists."""
-    try:
-        from worker.data import alpaca_prompt as template  # type: ignore[attr-defined]
-    except ImportError:
-        template = alpaca_prompt
     instruction = QA_INSTRUCTIONS.get(lang, QA_INSTRUCTIONS["en"])
     passage_label, question_label = QA_FIELD_LABELS.get(lang, QA_FIELD_LABELS["en"])
-    return template(instruction, f"{passage_label}: {context}\n{question_label}: {question}")
+    return alpaca_prompt(instruction, f"{passage_label}: {context}\n{question_label}: {question}")
