@@ -10,6 +10,7 @@ Call ``Follower.stop()`` from another thread to end it cooperatively (the GUI ru
 
 from __future__ import annotations
 
+import re
 import shlex
 import threading
 import time
@@ -122,9 +123,32 @@ def parse_probe(text: str) -> Probe:
 def log_tail_command(job_dir: str, lines: int = 20) -> str:
     q = shlex.quote(job_dir)
     return (
-        f"cd {q} 2>/dev/null || exit 0; for f in {LOGS_DIR}/*; do "
+        # The worker's own one-line reason first, wherever it sits in the logs (not only in their last lines).
+        f"cd {q} 2>/dev/null || exit 0; grep -h -m 3 'linguatune-worker (rank' {LOGS_DIR}/* 2>/dev/null; "
+        f"for f in {LOGS_DIR}/*; do "
         f"[ -f \"$f\" ] && {{ echo \"==> $f <==\"; tail -n {int(lines)} \"$f\"; }}; done"
     )
+
+
+_WORKER_LINE = re.compile(r"linguatune-worker \(rank \d+\): (?P<sentence>.+)$")
+
+
+def worker_sentence(lines: list[str]) -> str | None:
+    """The sentence the worker printed when it failed (``linguatune-worker (rank N): ...``), from log lines."""
+    for line in lines:
+        found = _WORKER_LINE.search(line)
+        if found:
+            return found["sentence"].strip()
+    return None
+
+
+def done_message(state: str, exit_code: int | None) -> str:
+    """What the job's own done event means, in the words of the state it gives."""
+    if state == "cancelled":
+        return f"cancelled: the job stopped on the cancel request (exit code {exit_code})"
+    if state == "finished":
+        return "finished: the job reported done"
+    return f"failed: the job reported done with exit code {exit_code}"
 
 
 def final_state(exit_code: int | None, cancel_requested: bool, slurm_state: str | None = None) -> str:
@@ -165,6 +189,7 @@ class Follower:
         self.state = self.target.state
         self.reconnects = 0
         self._done: Event | None = None
+        self._error: str | None = None  # the worker's own sentence, from its first error event
         self._notes: list[str] = []
         self._log_seen = self.target.offset > 0  # the log existed when this follower began
         self._gone_said = False
@@ -227,6 +252,8 @@ class Follower:
             yield from self._deliver(batch)
             done = next((e for e in reversed(batch) if e.kind == "done"), None)
             self._done = self._done or done
+            error = next((e for e in batch if e.kind == "error" and isinstance(e.get("message"), str)), None)
+            self._error = self._error or (error["message"] if error is not None else None)
         yield from self._warnings()
         return got
 
@@ -261,6 +288,11 @@ class Follower:
                 tail = session.run(log_tail_command(self.target.job_dir), timeout=30).stdout.splitlines()
             except RETRYABLE:
                 tail = []
+            # The worker's own sentence comes first: its error event, or the line it printed before dying (which
+            # torchrun's ChildFailedError box buries in the launcher log).
+            sentence = self._error or worker_sentence(tail)
+            if sentence:
+                message = f"{sentence} ({message})"
         self.state = state
         if self.registry is not None:
             self.registry.set_state(self.target.job_id, state, exit_code=exit_code, message=message)
@@ -316,7 +348,7 @@ class Follower:
                         probe = parse_probe(session.run(probe_command(self.target), timeout=30).stdout)
                         code = self._done.get("exit_code")
                         state = final_state(code, probe.cancel_requested, probe.slurm_state)
-                        yield self._end(session, state, code, "the job reported done")
+                        yield self._end(session, state, code, done_message(state, code))
                         return
                     now = time.monotonic()
                     if now >= next_probe:
@@ -338,7 +370,7 @@ class Follower:
                             if self._done is not None:
                                 code = self._done.get("exit_code")
                                 state = final_state(code, probe.cancel_requested, probe.slurm_state)
-                                yield self._end(session, state, code, "the job reported done")
+                                yield self._end(session, state, code, done_message(state, code))
                                 return
                             yield self._end(session, *verdict)
                             return

@@ -70,7 +70,9 @@ def cancel(job: JobRecord, session: Session, *, grace_s: float = 10.0, registry=
                           f"reused); nothing was signalled.")
     result.check(f"cancelling job {job.id}")
     outcome = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    if registry is not None and outcome in ("killed", "terminated"):
+    if registry is not None and outcome in ("killed", "terminated", "scancelled"):
+        # scancel returns once SLURM has taken the request; the job is over as far as the user is concerned, and
+        # `jobs` must not keep showing it queued until someone follows it (a follow confirms the exit code).
         registry.set_state(job.id, "cancelled", message=f"cancelled by the user ({outcome})")
     return outcome
 

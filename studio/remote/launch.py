@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from studio.remote import sbatch as sbatch_mod
 from studio.remote import secrets as host_secrets
-from studio.remote.connection import Session
+from studio.remote.connection import Session, shell_join, shell_path
 from studio.remote.errors import RemoteError
 from studio.remote.hosts import HostProfile
 from studio.remote.jobspec import build_job_spec  # noqa: F401  (re-exported: launch callers build specs here)
@@ -28,7 +28,6 @@ from worker.contract.jobdir import LAUNCHER_LOG as _LAUNCHER_LOG_NAME
 LAUNCH_SCRIPT = "launch.sh"
 SLURM_SCRIPT = "job.sbatch"
 LAUNCHER_LOG = f"{LOGS_DIR}/{_LAUNCHER_LOG_NAME}"
-RDZV_PORT = 29500
 
 
 def new_job_id(languages: Sequence[str] = (), *, now: float | None = None) -> str:
@@ -109,18 +108,26 @@ def worker_command(profile: HostProfile, job_dir: str, nproc_per_node: int | Non
     ]
 
 
+# Asks the head node's kernel for a free TCP port (the batch script runs on the head node).
+_FREE_PORT = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
+
+
 def slurm_worker_command(profile: HostProfile, job_dir: str, nproc_per_node: int | None = None) -> str:
     """srun + torchrun with c10d rendezvous on the first node of the allocation (shell text for the sbatch script;
-    ``$head`` and the SLURM variables are expanded by the batch shell)."""
+    ``$head`` and the SLURM variables are expanded by the batch shell). The rendezvous is the job's own: its id is
+    the SLURM job id and its port one the head node has free at the start (a fixed port made two jobs on one node
+    share one store, and cancelling one broke the other)."""
     nproc = nproc_per_node or max(1, profile.gpus_per_node)
     argv = [
         profile.remote_python, "-m", "torch.distributed.run", "--nnodes", str(profile.nodes),
         "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
     ]
     tail = ["-m", "worker.cli", "run", job_dir]
+    probe = shlex.join([profile.remote_python, "-c", _FREE_PORT])
     return (
+        f"port=$({probe}) || {{ echo 'no free port for the rendezvous on the head node' >&2; exit 98; }}\n"
         "srun --ntasks-per-node=1 --kill-on-bad-exit=1 " + shlex.join(argv)
-        + f' --rdzv-id "$SLURM_JOB_ID" --rdzv-endpoint "$head:{RDZV_PORT}" ' + shlex.join(tail)
+        + ' --rdzv-id "lt-$SLURM_JOB_ID" --rdzv-endpoint "$head:$port" ' + shell_join(tail)
     )
 
 
@@ -143,7 +150,7 @@ def queue_wait(slot_prefix: str, slots: int, cpu_only: bool = False, ticket: int
     On a host without GPUs the queued jobs share its cores: each gets cores/slots threads (OMP_NUM_THREADS, unless
     set), because torch would otherwise start one thread per core in every job and oversubscription makes
     ``slots`` concurrent CPU jobs several times slower than running them one after another."""
-    q = shlex.quote(slot_prefix)
+    q = shell_path(slot_prefix)
     threads = (f"t=$(( $(nproc) / {int(slots)} )); [ $t -ge 1 ] || t=1; "
                "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$t}\n") if cpu_only else ""
     mine = f"{q}.wait.{int(ticket):06d}"
@@ -173,10 +180,12 @@ def direct_script(job_dir: str, command: str, queue: str = "", secrets_line: str
     from ``queue_wait``) is given, runs the worker, then always writes exit_code.
 
     A TERM/INT/HUP trap keeps the wrapper alive until the worker has exited, so a cancel still records how it
-    ended; a SIGKILL of the whole group leaves no exit_code, which the follower reports as lost. ``secrets_line``
+    ended; a SIGKILL of the whole group leaves no exit_code, which the follower reports as lost. The worker writes
+    exit_code itself when it ends (its own code: torchrun's would say 1 for any failure); the wrapper writes its
+    command's status only when the worker could not (killed, or it never started). ``secrets_line``
     (``host_secrets.source_secrets_line()``) loads the job's secret variables and deletes their file.
     """
-    q = shlex.quote(job_dir)
+    q = shell_path(job_dir)
     return (
         "#!/bin/sh\n"
         "# Written by linguatune: runs one job detached from the client.\n"
@@ -187,7 +196,8 @@ def direct_script(job_dir: str, command: str, queue: str = "", secrets_line: str
         f"{queue}"
         f"{command}\n"
         "rc=$?\n"
-        f"echo $rc > {EXIT_CODE_FILE}.tmp && mv {EXIT_CODE_FILE}.tmp {EXIT_CODE_FILE}\n"
+        # One writer: the worker records its own code (143 after a cancel); the wrapper only when it could not.
+        f"[ -f {EXIT_CODE_FILE} ] || {{ echo $rc > {EXIT_CODE_FILE}.tmp && mv {EXIT_CODE_FILE}.tmp {EXIT_CODE_FILE}; }}\n"
         "exit $rc\n"
     )
 
@@ -202,11 +212,11 @@ def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = Non
     profile = request.profile
     job_id = job_id or new_job_id(request.languages)
     job_dir = work_root.rstrip("/") + "/" + job_id
-    q_dir = shlex.quote(job_dir)
+    q_dir = shell_path(job_dir)
     secrets_line = host_secrets.source_secrets_line() if has_secrets(profile) else ""
     if profile.launcher == "slurm":
         if request.worker_argv:
-            command = "srun --ntasks-per-node=1 " + shlex.join(_custom_command(request.worker_argv, job_dir))
+            command = "srun --ntasks-per-node=1 " + shell_join(_custom_command(request.worker_argv, job_dir))
         else:
             command = slurm_worker_command(profile, job_dir, request.nproc_per_node)
         script = sbatch_mod.render_sbatch(profile, job_id, job_dir, command, secrets_line)
@@ -216,7 +226,7 @@ def plan_launch(request: LaunchRequest, work_root: str, job_id: str | None = Non
         _custom_command(request.worker_argv, job_dir) if request.worker_argv
         else worker_command(profile, job_dir, request.nproc_per_node)
     )
-    command = shlex.join(argv)
+    command = shell_join(argv)
     queue = ""
     if request.queue is not None:
         group, slots = request.queue
@@ -250,12 +260,18 @@ def launch(request: LaunchRequest, session: Session, *, registry=None, wait_for_
     spec = json.dumps(request.job_spec, indent=1, ensure_ascii=False).encode()
     session.write_bytes(f"{plan.job_dir}/{JOB_FILE}", spec)
     session.write_bytes(f"{plan.job_dir}/{plan.script_name}", plan.script.encode(), 0o700)
-    result = session.run_checked(plan.start_command, f"starting job {plan.job_id}", timeout=60)
+    result = session.run(plan.start_command, timeout=60)
     slurm_id = pid = None
     if plan.launcher == "slurm":
         slurm_id = result.stdout.strip().split(";")[0].strip()
-        if not slurm_id.isdigit():
-            raise RemoteError(f"sbatch returned no job id for {plan.job_id}: {result.stdout.strip()!r}.")
+    if result.status != 0 or (plan.launcher == "slurm" and not slurm_id.isdigit()):
+        # Nothing may stay on the host that the registry does not know: the folder goes, the reason is said.
+        session.run(f"rm -rf {q_dir}", timeout=60)
+        said = (result.stderr.strip() or result.stdout.strip() or f"exit status {result.status}").splitlines()
+        reason = next((line for line in said if "fatal" in line or "error" in line.lower()), said[-1])
+        starter = "sbatch" if plan.launcher == "slurm" else "the launcher"
+        raise RemoteError(f"Job {plan.job_id} did not start: {starter} said {reason.strip()!r}; its folder was "
+                          f"removed from {session.host_label}.")
         session.write_bytes(f"{plan.job_dir}/{SLURM_ID_FILE}", (slurm_id + "\n").encode())
     else:
         pid = _wait_for_pid(session, plan.job_dir, wait_for_pid_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from studio.remote.connection import shell_path
 from studio.remote.hosts import HostProfile
 from worker.contract import EXIT_CODE_FILE, LOGS_DIR
 
@@ -16,7 +17,7 @@ TERMINAL_STATES = frozenset({
 def render_sbatch(profile: HostProfile, job_id: str, job_dir: str, command: str, secrets_line: str = "") -> str:
     """An sbatch script: one task per node running ``command`` (srun + torchrun), exit code recorded at the end.
     ``secrets_line`` loads the job's secret variables (srun passes the environment on to every node)."""
-    q_dir = shlex.quote(job_dir)
+    q_dir = shell_path(job_dir)
     lines = [
         "#!/bin/sh",
         f"#SBATCH --job-name={('lt-' + job_id)[:64]}",
@@ -44,7 +45,8 @@ def render_sbatch(profile: HostProfile, job_id: str, job_dir: str, command: str,
         'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         command,
         "rc=$?",
-        f"echo $rc > {EXIT_CODE_FILE}.tmp && mv {EXIT_CODE_FILE}.tmp {EXIT_CODE_FILE}",
+        # The worker writes its own exit code; srun's status (1 for any failure) only stands in when it could not.
+        f"[ -f {EXIT_CODE_FILE} ] || {{ echo $rc > {EXIT_CODE_FILE}.tmp && mv {EXIT_CODE_FILE}.tmp {EXIT_CODE_FILE}; }}",
         "exit $rc",
         "",
     ]

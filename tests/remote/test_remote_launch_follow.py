@@ -188,3 +188,21 @@ def test_local_launcher_runs_the_same_job_without_ssh(local_profile, work_root, 
         result = fetch(registry.get(job.job_id), session, tmp_path / "fetched")
     assert (tmp_path / "fetched" / "events.jsonl").read_bytes() == (work_root / job.job_id / "events.jsonl").read_bytes()
     assert any(p.name == "launcher.log" for p in result.files)
+
+
+def test_a_failed_real_job_ends_with_the_workers_own_sentence_first(trusted, ssh_profile, work_root, tmp_path):
+    """Issue 16 item 4: the worker's reason was line 7 of 48 in launcher.log while follow showed torchrun's
+    ChildFailedError box. Real worker under torchrun (2 CPU ranks), data file missing."""
+    from tests.worker.jobkit import small_job, write_small_data
+
+    data = write_small_data(tmp_path / "data")
+    (data / "en-zh.tsv").unlink()
+    registry = JobRegistry()
+    with open_session(ssh_profile) as session:
+        job = launch(LaunchRequest(ssh_profile, small_job(data), nproc_per_node=2), session, registry=registry)
+    end = run_follower(Follower(registry.get(job.job_id), lambda: open_session(ssh_profile), registry=registry,
+                                liveness_every_s=0.5))[1][-1]
+    assert end.state == "failed"
+    assert "en-zh.tsv" in end.message.split(" (")[0], end.message  # the worker's sentence leads
+    assert "ChildFailedError" not in end.message
+    assert registry.get(job.job_id).message == end.message
