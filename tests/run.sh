@@ -3,7 +3,7 @@
 # (lint-imports), then run pytest.
 #   bash tests/run.sh [pytest args...]
 # Installs, only when missing: Debian packages for the real test infrastructure (OpenSSH server, SLURM + munge,
-# Xvfb and the xcb libraries Qt needs), and the Python packages of pyproject.toml (extras worker + test).
+# Xvfb and the xcb libraries Qt needs), and the Python packages of pyproject.toml (extras studio + worker + test).
 # torch is pinned to 2.13.0, the CPU wheel this machine kind has locally (newer pulls GBs of CUDA packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,16 +23,19 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Are the requirements of pyproject.toml (base + worker + test) satisfied? Checked without network.
+# Are the requirements of pyproject.toml (base + studio + worker + test) satisfied? Checked without network.
 if ! "$PY" - <<'PYCHECK'
 import sys, tomllib
 from importlib.metadata import version, PackageNotFoundError
 from packaging.requirements import Requirement
 meta = tomllib.load(open("pyproject.toml", "rb"))["project"]
-reqs = meta["dependencies"] + meta["optional-dependencies"]["worker"] + meta["optional-dependencies"]["test"]
+extras = meta["optional-dependencies"]
+reqs = meta["dependencies"] + extras["studio"] + extras["worker"] + extras["test"]
 bad = []
 for text in reqs:
     req = Requirement(text)
+    if req.marker is not None and not req.marker.evaluate():
+        continue
     try:
         if not req.specifier.contains(version(req.name), prereleases=True):
             bad.append(text)
@@ -43,7 +46,7 @@ if bad:
     sys.exit(1)
 PYCHECK
 then
-  "$PY" -m pip install -q "torch==2.13.0" -e ".[worker,test]"
+  "$PY" -m pip install -q "torch==2.13.0" -e ".[studio,worker,test]"
 fi
 # Point the entry points (linguatune, linguatune-worker) at this checkout; no dependency work.
 "$PY" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -72,7 +73,12 @@ def register(sub) -> None:
 
     p = hsub.add_parser("deploy", help="install this exact worker version on a host")
     p.add_argument("name")
-    p.add_argument("--with-deps", action="store_true", help="also install the worker's dependencies")
+    p.add_argument("--with-deps", action="store_true",
+                   help="also install the worker's dependencies (the worker extra only: no Qt on a GPU box)")
+    p.add_argument("--torch", default="keep", metavar="keep|VERSION",
+                   help="keep (default) a torch the host already has, or install this version")
+    p.add_argument("--torch-index", metavar="URL",
+                   help="wheel index for torch, e.g. https://download.pytorch.org/whl/cu124 (or .../whl/cpu)")
     _trust_arg(p)
     p.set_defaults(func=cmd_hosts_deploy)
 
@@ -193,6 +199,9 @@ def cmd_hosts_add(args) -> int:
     moved = sorted(set(env) - set(profile.env))
     print(f"Saved host {profile.name}." + (f" {', '.join(moved)} went to the system keyring, not hosts.json."
                                           if moved else ""))
+    if profile.launcher != "local":
+        print(f"Next: `linguatune hosts doctor {profile.name}` checks it; `linguatune hosts deploy {profile.name} "
+              f"--with-deps` installs the worker there if doctor says it is missing.")
     return 0
 
 
@@ -269,10 +278,20 @@ def cmd_hosts_deploy(args) -> int:
     from studio.remote.doctor import deploy
 
     profile = _profile(args.name)
+    if args.torch != "keep" and not re.fullmatch(r"\d+(\.\d+){1,2}([+.][A-Za-z0-9.]+)?", args.torch):
+        raise LinguaTuneError(f"--torch expects keep or a version such as 2.13.0, got {args.torch!r}.",
+                              field="torch")
     with connect(profile, args.trust) as session:
-        result = deploy(profile, session, with_deps=args.with_deps)
+        result = deploy(profile, session, with_deps=args.with_deps, torch=args.torch, torch_index=args.torch_index,
+                        progress=lambda line: print(f"  {line}", flush=True))
     made = " (venv created)" if result.created_venv else ""
     print(f"Installed {result.wheel} into {result.python}{made}; the host imports worker {result.version}.")
+    others = [name for name in result.installed if not name.startswith("linguatune-")]
+    if others:
+        print(f"Also installed: {', '.join(others)}.")
+    if result.torch_note:
+        print(f"torch: {result.torch_note}.")
+    print(f"Next: `linguatune hosts doctor {profile.name}`.")
     return 0
 
 

@@ -12,6 +12,7 @@ import shlex
 import socket
 import stat as statmod
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +56,21 @@ def env_prefix(env: dict[str, str]) -> str:
     return "".join(f"export {name}={shlex.quote(str(value))}; " for name, value in sorted(env.items()))
 
 
+def shell_path(path: str) -> str:
+    """A path as shell text that means it: quoted, except that a leading ``~`` (a work root not yet resolved on
+    the host, as in a dry run) stays the home folder (``'~/x'`` would be a folder named ``~``)."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
+def shell_join(argv) -> str:
+    """``shlex.join`` that leaves a leading ``~`` of a path argument to the shell (see ``shell_path``)."""
+    return " ".join(shell_path(str(arg)) for arg in argv)
+
+
 class Session:
     """Commands and files on one host. Paths are absolute (see ``resolve_path``)."""
 
@@ -66,7 +82,10 @@ class Session:
         self._home: str | None = None
 
     # commands -----------------------------------------------------------------------------------------------
-    def run(self, command: str, *, timeout: float | None = 120.0, stdin: bytes | None = None) -> CommandResult:
+    def run(self, command: str, *, timeout: float | None = 120.0, stdin: bytes | None = None,
+            on_line=None) -> CommandResult:
+        """Run ``command`` with ``sh`` on the host. ``on_line``: called with each line of standard output as it
+        arrives (a long pip install shows its progress); the output is returned in full either way."""
         raise NotImplementedError
 
     def run_checked(self, command: str, what: str, **kwargs) -> CommandResult:
@@ -135,11 +154,38 @@ class LocalSession(Session):
 
     is_local = True
 
-    def run(self, command, *, timeout=120.0, stdin=None):
-        proc = subprocess.run(
-            ["sh", "-c", env_prefix(self.env) + command], input=stdin or b"", capture_output=True, timeout=timeout,
-        )
-        return CommandResult(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+    def run(self, command, *, timeout=120.0, stdin=None, on_line=None):
+        if on_line is None:
+            proc = subprocess.run(
+                ["sh", "-c", env_prefix(self.env) + command], input=stdin or b"", capture_output=True,
+                timeout=timeout,
+            )
+            return CommandResult(proc.returncode, proc.stdout.decode(errors="replace"),
+                                 proc.stderr.decode(errors="replace"))
+        import threading
+
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(["sh", "-c", env_prefix(self.env) + command], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err)
+            proc.stdin.write(stdin or b"")
+            proc.stdin.close()
+            timer = threading.Timer(timeout, proc.kill) if timeout else None
+            if timer:
+                timer.start()
+            out = []
+            try:
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace")
+                    out.append(line)
+                    on_line(line.rstrip("\n"))
+                status = proc.wait()
+            finally:
+                if timer:
+                    timer.cancel()
+            if timer and not timer.is_alive() and status < 0:
+                raise socket.timeout(f"command timed out after {timeout} s")
+            err.seek(0)
+            return CommandResult(status, "".join(out), err.read().decode(errors="replace"))
 
     def home(self):
         return os.path.expanduser("~")
@@ -221,7 +267,7 @@ class SSHSession(Session):
             self._sftp.get_channel().settimeout(silence_limit(getattr(self.target, "keepalive_s", None)))
         return self._sftp
 
-    def run(self, command, *, timeout=120.0, stdin=None):
+    def run(self, command, *, timeout=120.0, stdin=None, on_line=None):
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
             raise EOFError(f"the SSH connection to {self.host_label} is closed")
@@ -233,12 +279,18 @@ class SSHSession(Session):
             channel.sendall(stdin)
         channel.shutdown_write()
         out, err = bytearray(), bytearray()
+        told = 0  # bytes of out already passed to on_line
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             progressed = False
             if channel.recv_ready():
                 out += channel.recv(65536)
                 progressed = True
+                if on_line is not None:
+                    end = out.rfind(b"\n") + 1
+                    for line in bytes(out[told:end]).decode(errors="replace").splitlines():
+                        on_line(line)
+                    told = max(told, end)
             if channel.recv_stderr_ready():
                 err += channel.recv_stderr(65536)
                 progressed = True
@@ -253,6 +305,9 @@ class SSHSession(Session):
                 time.sleep(0.005)
         status = channel.recv_exit_status()
         channel.close()
+        if on_line is not None and told < len(out):
+            for line in bytes(out[told:]).decode(errors="replace").splitlines():
+                on_line(line)
         return CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace"))
 
     def write_bytes(self, path, data, mode=0o600):

@@ -136,7 +136,9 @@ def doctor(profile: HostProfile, session: Session) -> DoctorReport:
                          f"{shlex.quote(','.join(WORKER_MODULES))} {shlex.quote(partitions or '')}", timeout=180)
     if result.status != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        report.checks.append(Check("python", False, f"{python} did not run: {last}"))
+        fix = (f"; `linguatune hosts deploy {profile.name} --with-deps` creates the venv {profile.venv} and "
+               f"installs the worker" if profile.venv else "")
+        report.checks.append(Check("python", False, f"{python} did not run: {last}{fix}"))
         return report
     try:
         facts = json.loads((result.stdout.strip().splitlines() or [""])[-1])
@@ -261,18 +263,41 @@ class DeployResult:
     wheel: str
     version: str
     created_venv: bool
+    installed: list[str] = field(default_factory=list)  # what pip said it installed ("name-version")
+    torch: str | None = None  # the torch the host imports afterwards, and what happened to it
+    torch_note: str = ""
+
+
+# pip lines worth showing while it works (it prints nothing useful with -q, and much noise without it).
+_PIP_PROGRESS = ("Collecting ", "Downloading ", "Installing collected packages", "Successfully installed", "ERROR",
+                 "Building wheel", "Using cached ")
+
+
+def _torch_version(session: Session, python: str) -> str | None:
+    got = session.run(f"{shlex.quote(python)} -c 'import torch; print(torch.__version__)' 2>/dev/null", timeout=180)
+    return got.stdout.strip().splitlines()[-1] if got.status == 0 and got.stdout.strip() else None
 
 
 def deploy(profile: HostProfile, session: Session, *, with_deps: bool = False, wheel: Path | None = None,
-           system_site_packages: bool = True) -> DeployResult:
+           system_site_packages: bool = True, torch: str = "keep", torch_index: str | None = None,
+           progress=None) -> DeployResult:
     """Install this exact worker version on the host: build (or take) the wheel, upload it, pip install it into
-    the profile's Python, creating the profile's venv first when it has one and it does not exist yet."""
+    the profile's Python, creating the profile's venv first when it has one and it does not exist yet.
+
+    With ``with_deps`` the worker's dependencies come too, the ``worker`` extra only (never the studio's PySide6,
+    pyqtgraph, paramiko or keyring). ``torch``: ``keep`` (default) keeps a torch the host already imports (pip is
+    held to that exact version, so no dependency can replace it with another build); a version such as ``2.13.0``
+    installs that one, from ``torch_index`` when given (a CUDA or CPU wheel index); without a torch on the host and
+    no choice, pip takes PyPI's default build (a CUDA one on Linux). ``progress`` gets one line per step and pip's
+    own progress (what it collects and downloads, with sizes)."""
+    say = progress or (lambda line: None)
     created = False
     if profile.venv:
         venv = session.resolve_path(profile.venv)
         probe = session.run(f"test -x {shlex.quote(venv + '/bin/python')}")
         if probe.status != 0:
             flag = " --system-site-packages" if system_site_packages else ""
+            say(f"creating the venv {venv}{' (seeing the system packages)' if system_site_packages else ''}")
             session.run_checked(f"{shlex.quote(profile.python)} -m venv{flag} {shlex.quote(venv)}",
                                 f"creating the venv {venv}", timeout=300)
             created = True
@@ -280,26 +305,68 @@ def deploy(profile: HostProfile, session: Session, *, with_deps: bool = False, w
     else:
         python = profile.python
     with tempfile.TemporaryDirectory(prefix="linguatune-wheel-") as tmp:
+        say("building the wheel of this exact version" if wheel is None else f"using {wheel.name}")
         wheel = wheel or build_wheel(Path(tmp))
         root = session.resolve_path(profile.work_root)
         remote_dir = f"{root}/.deploy"
         session.run_checked(f"mkdir -p {shlex.quote(remote_dir)}", "creating the deploy folder")
         remote_wheel = f"{remote_dir}/{wheel.name}"
+        say(f"uploading {wheel.name}")
         session.upload(wheel, remote_wheel)
+    installed: list[str] = []
+
+    def pip(args: str, what: str, timeout: float) -> None:
+        def line(text: str) -> None:
+            text = text.strip()
+            if text.startswith(_PIP_PROGRESS):
+                say(f"pip: {text}")
+            if text.startswith("Successfully installed"):
+                installed.extend(text.split()[2:])
+
+        result = session.run(f"{shlex.quote(python)} -m pip install --progress-bar off {args}", timeout=timeout,
+                             on_line=line)
+        if result.status != 0:
+            reason = next((l for l in reversed(result.stderr.strip().splitlines()) if l.startswith("ERROR")),
+                          (result.stderr.strip().splitlines() or ["no output"])[-1])
+            raise DeployError(f"{what} failed on {session.host_label}: {reason.strip()}")
+
     # The package itself is always replaced (same version number, maybe other code); dependencies are only
     # added when asked, never force-reinstalled.
-    session.run_checked(
-        f"{shlex.quote(python)} -m pip install -q --force-reinstall --no-deps {shlex.quote(remote_wheel)}",
-        f"installing {wheel.name}", timeout=600,
-    )
+    pip(f"--force-reinstall --no-deps {shlex.quote(remote_wheel)}", f"Installing {wheel.name}", 600)
+    present = _torch_version(session, python) if with_deps or torch != "keep" else None
+    note = ""
+    constraint = ""
+    if torch != "keep":
+        index = f" --index-url {shlex.quote(torch_index)}" if torch_index else ""
+        say(f"installing torch {torch}" + (f" from {torch_index}" if torch_index else ""))
+        pip(f"{shlex.quote('torch==' + torch)}{index}", f"Installing torch {torch}", 3600)
+        present = _torch_version(session, python)
+        note = f"installed torch {present}"
+    elif with_deps and present:
+        note = f"kept torch {present}"
+    elif with_deps and torch_index:
+        say(f"installing torch from {torch_index}")
+        pip(f"torch --index-url {shlex.quote(torch_index)}", "Installing torch", 3600)
+        present = _torch_version(session, python)
+        note = f"installed torch {present} from {torch_index}"
     if with_deps:
-        session.run_checked(
-            f"{shlex.quote(python)} -m pip install -q {shlex.quote(remote_wheel + '[worker]')}",
-            f"installing the dependencies of {wheel.name}", timeout=3600,
-        )
+        if present:
+            # Hold pip to the torch that is there: a dependency asking for another would otherwise bring its own
+            # build (and CUDA packages) in. A conflict fails here, with pip's reason, instead of replacing it.
+            pin = f"{remote_dir}/torch-constraint.txt"
+            session.write_bytes(pin, f"torch=={present}\n".encode())
+            constraint = f" -c {shlex.quote(pin)}"
+        elif not torch_index:
+            say("no torch on the host: pip installs PyPI's default build (on Linux a CUDA one, several GB); "
+                "--torch VERSION --torch-index URL chooses another")
+        say("installing the worker's dependencies (the worker extra only)")
+        pip(f"{shlex.quote(remote_wheel + '[worker]')}{constraint}", f"Installing the dependencies of {wheel.name}",
+            3600)
+        present = _torch_version(session, python)
+        note = note or (f"installed torch {present}" if present else "")
     version = session.run_checked(
         f"{shlex.quote(python)} -c 'import worker; print(worker.__version__)'", "importing the installed worker"
     ).stdout.strip()
     if version != __version__:
         raise DeployError(f"The host still imports worker {version}, not {__version__}, after installing.")
-    return DeployResult(python, wheel.name, version, created)
+    return DeployResult(python, wheel.name, version, created, installed, present, note)

@@ -52,6 +52,30 @@ def test_launch_dry_run_shows_the_exact_command_and_sbatch_script(plan_file, cap
     assert not JobRegistry().jobs()  # nothing was launched
 
 
+def test_a_dry_run_with_the_default_work_root_can_be_pasted(plan_file, capsys, tmp_path, monkeypatch):
+    # '~/linguatune-jobs/...' in quotes is a folder named "~"; the preview must mean the home folder.
+    HostStore().add(HostProfile(name="box", host="gpu.example"))
+    HostStore().add(HostProfile(name="cluster", host="login.example", launcher="slurm", gpus_per_node=0))
+    for host, script in (("box", "launch.sh"), ("cluster", "job.sbatch")):
+        assert main(["launch", str(plan_file), "--host", host, "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        job_id = out.split()[2]
+        home = tmp_path / f"home-{host}"
+        (home / "linguatune-jobs" / job_id).mkdir(parents=True)
+        cd_line = next(line for line in out.splitlines() if line.startswith("cd "))
+        done = subprocess.run(["sh", "-c", cd_line.split(" || ")[0] + " && pwd"], capture_output=True, text=True,
+                              env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+        assert done.stdout.strip() == str(home / "linguatune-jobs" / job_id), (script, cd_line, done.stderr)
+        assert f"'~/linguatune-jobs" not in out
+
+
+def test_hosts_add_ends_with_the_next_step(capsys):
+    assert main(["hosts", "add", "gpubox", "--host", "gpu.example"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Next: `linguatune hosts doctor gpubox` checks it; `linguatune hosts deploy gpubox --with-deps` installs "
+        "the worker there if doctor says it is missing.")
+
+
 def test_jobs_follow_cancel_fetch_on_the_local_launcher(local_profile, work_root, capsys, tmp_path):
     HostStore().add(local_profile)
     registry = JobRegistry()
