@@ -13,6 +13,8 @@ from studio import __version__
 from studio.errors import LinguaTuneError
 
 EXIT_USER_ERROR = 2
+# What the studio extra brings (pyproject.toml); the worker-only install of a GPU box lacks them.
+STUDIO_MODULES = {"scipy", "paramiko", "platformdirs", "keyring", "PySide6", "pyqtgraph"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in STUDIO_MODULES:
+            raise
+        # A GPU box installs the worker only; the studio's commands need the studio extra.
+        print(f"linguatune: error: the linguatune command needs the studio extra ({exc.name} is not installed): "
+              f"pip install 'linguatune[studio]' (a GPU box runs linguatune-worker).", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -71,3 +71,15 @@ def test_installed_wheel_finds_its_resources(wheel, tmp_path):
                     / "entry_points.txt").read_text()
     for script in ("linguatune =", "linguatune-worker =", "linguatune-studio ="):
         assert script in entry_points
+
+
+@pytest.mark.parametrize("module", ["paramiko", "platformdirs"])
+def test_linguatune_without_the_studio_extra_says_which_extra(module):
+    # A GPU box gets the worker only (the studio's packages are an extra): `linguatune` there is one sentence.
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            "from studio.cli import main\n"
+            "sys.exit(main(['hosts', 'list']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("linguatune: error: the linguatune command needs the studio extra")
+    assert "Traceback" not in done.stderr
