@@ -15,6 +15,7 @@ import bisect
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -144,6 +145,8 @@ def load_source(source: DataSource, *, kind: str, lang: str, base_dir: Path, cac
     try:
         if source.generator is not None:
             return _generated(source, kind=kind, lang=lang, where=where)
+        if source.path is not None and source.format in ("wikimatrix", "moses"):
+            return _published_pairs(source, lang=lang, base_dir=base_dir, cache_dir=cache_dir, where=where)
         if source.path is not None:
             path = resolve_data_path(source.path, base_dir)
             if not path.is_file():
@@ -188,6 +191,57 @@ def load_source(source: DataSource, *, kind: str, lang: str, base_dir: Path, cac
 
     ds = ds.map(standardise, batched=True, remove_columns=ds.column_names, desc=f"reading {where}")
     return ds
+
+
+_WIKIMATRIX_NAME = re.compile(r"wikimatrix\.([a-z_]+)-([a-z_]+)\.tsv", re.IGNORECASE)
+
+
+def _published_pairs(source: DataSource, *, lang: str, base_dir: Path, cache_dir: Path, where: str):
+    """Pairs in the layouts corpora are published in, as a ``src, tgt`` dataset:
+
+    - ``wikimatrix``: the release TSV, ``score<TAB>l1 sentence<TAB>l2 sentence`` without a header, the two
+      languages in the file name's order (``WikiMatrix.ar-en.tsv``: Arabic first); rows under ``min_score`` go;
+    - ``moses``: OPUS twin files ``<path>.en`` and ``<path>.<lang>`` (``.gz`` too), line i of one translating line
+      i of the other; their line counts must agree."""
+    import datasets
+
+    path = resolve_data_path(source.path, base_dir)
+    if source.format == "wikimatrix":
+        if not path.is_file():
+            raise DataError(f"the data file {path} does not exist", f"{where}.path")
+        found = _WIKIMATRIX_NAME.search(path.name)
+        order = [found.group(1).lower(), found.group(2).lower()] if found else []
+        src_col = source.fields.get("source") or ({"en": "first"}.get(order[0]) if order else None) or (
+            "second" if order and order[1] == ENGLISH else None)
+        if src_col not in ("first", "second"):
+            raise DataError(f"cannot tell which column of {path.name} is English (the file name is not "
+                            f"WikiMatrix.<l1>-<l2>.tsv with en as one of them); set fields.source to 'first' or "
+                            f"'second'", f"{where}.fields")
+        tgt_col = "second" if src_col == "first" else "first"
+        ds = datasets.load_dataset("csv", data_files=str(path), split="train", cache_dir=str(cache_dir),
+                                   delimiter="\t", quoting=3, column_names=["score", "first", "second"],
+                                   keep_default_na=False)
+        if source.min_score is not None:
+            floor = float(source.min_score)
+            ds = ds.filter(lambda b: [float(v) >= floor for v in b["score"]], batched=True,
+                           desc=f"margin score >= {floor:g} in {where}")
+        return ds.map(lambda b: {"src": [str(v).strip() for v in b[src_col]],
+                                 "tgt": [str(v).strip() for v in b[tgt_col]]},
+                      batched=True, remove_columns=ds.column_names, desc=f"reading {where}")
+    twins = []
+    for code in (ENGLISH, lang):
+        candidates = [Path(f"{path}.{code}"), Path(f"{path}.{code}.gz")]
+        twin = next((c for c in candidates if c.is_file()), None)
+        if twin is None:
+            raise DataError(f"the Moses twin file {candidates[0]} does not exist (a moses source names the common "
+                            f"prefix of its .{ENGLISH} and .{lang} files)", f"{where}.path")
+        twins.append(datasets.load_dataset("text", data_files=str(twin), split="train", cache_dir=str(cache_dir),
+                                           keep_linebreaks=False))
+    if len(twins[0]) != len(twins[1]):
+        raise DataError(f"the Moses twin files of {path.name} differ in length ({len(twins[0]):,} {ENGLISH} lines, "
+                        f"{len(twins[1]):,} {lang} lines): they are not aligned", f"{where}.path")
+    return datasets.concatenate_datasets([twins[0].rename_column("text", "src"),
+                                          twins[1].rename_column("text", "tgt")], axis=1)
 
 
 def _dedupe(ds, columns: tuple[str, ...]):
@@ -373,11 +427,15 @@ def mixture_fingerprint(spec: JobSpec, tokenizer, base_dir: Path | None = None) 
     sources = [spec.data.english_instructions, *spec.data.translated_instructions.values(), *spec.data.pairs.values()]
     for source in sources:
         if source is not None and source.path is not None and base_dir is not None:
-            try:
-                st = resolve_data_path(source.path, base_dir).stat()
-                files.append([source.path, st.st_size, st.st_mtime_ns])
-            except OSError:
-                files.append([source.path, None, None])
+            base = resolve_data_path(source.path, base_dir)
+            # A moses source names the prefix of its twin files: those are what change.
+            paths = sorted(base.parent.glob(base.name + ".*")) if source.format == "moses" else [base]
+            for one in paths:
+                try:
+                    st = one.stat()
+                    files.append([str(one), st.st_size, st.st_mtime_ns])
+                except OSError:
+                    files.append([str(one), None, None])
     vocab_digest = hashlib.sha1(json.dumps(sorted(tokenizer.get_vocab().items())[:5000]).encode()).hexdigest()
     key = {
         "data": spec.data.to_dict(), "allocation": spec.allocation, "languages": spec.languages,

@@ -15,7 +15,10 @@ from worker.contract.jobdir import JOB_FILE, LAUNCHER_KINDS
 JOB_SCHEMA = "linguatune.job/1"
 PLAN_SCHEMA = "linguatune.plan/1"
 JOB_MODES = ("coit", "muit")
-SOURCE_FORMATS = ("json", "jsonl", "tsv", "csv", "parquet")
+# wikimatrix: the WikiMatrix release TSV (margin score, sentence, sentence; no header). moses: OPUS "Moses" twin
+# files, one sentence a line, ``path`` the common prefix (``News-Commentary.ar-en`` for ``.en`` and ``.ar``).
+SOURCE_FORMATS = ("json", "jsonl", "tsv", "csv", "parquet", "wikimatrix", "moses")
+PAIR_ONLY_FORMATS = ("wikimatrix", "moses")
 # Built-in data generators a source may name instead of a file: the synthetic demo world (worker/demoworld.py).
 GENERATORS = ("demo-world",)
 SUBSET_MODES = ("random", "prefix")
@@ -93,11 +96,13 @@ class DataSource:
     revision: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     generator: str | None = None
+    min_score: float | None = None  # wikimatrix: keep pairs whose margin score is at least this (1.04 in its paper)
 
     @classmethod
     def from_dict(cls, obj: Any, where: str, field_names: tuple[str, ...]) -> "DataSource":
         obj = _expect_dict(obj, where)
-        _no_unknown_keys(obj, ("path", "format", "hub", "config", "split", "revision", "fields", "generator"), where)
+        _no_unknown_keys(obj, ("path", "format", "hub", "config", "split", "revision", "fields", "generator",
+                               "min_score"), where)
         path = _get(obj, "path", str, None, where, nullable=True)
         hub = _get(obj, "hub", str, None, where, nullable=True)
         generator = _get(obj, "generator", str, None, where, nullable=True)
@@ -121,6 +126,14 @@ class DataSource:
                     f"cannot tell the file format of {path!r}; name it in 'format' ({', '.join(SOURCE_FORMATS)})",
                     f"{where}.format" if "format" in obj else f"{where}.path",
                 )
+            if fmt in PAIR_ONLY_FORMATS and field_names != PAIR_FIELDS:
+                raise JobSpecError(f"the {fmt} format holds translation pairs, not instructions", f"{where}.format")
+        min_score = obj.get("min_score")
+        if min_score is not None:
+            if fmt != "wikimatrix":
+                raise JobSpecError("min_score applies to the wikimatrix format only", f"{where}.min_score")
+            if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not math.isfinite(min_score):
+                raise JobSpecError(f"expected a number, got {min_score!r}", f"{where}.min_score")
         fields_obj = _expect_dict(obj.get("fields", {}), f"{where}.fields")
         _no_unknown_keys(fields_obj, field_names, f"{where}.fields")
         for key, column in fields_obj.items():
@@ -128,13 +141,16 @@ class DataSource:
                 raise JobSpecError("a column name must be a non-empty string", f"{where}.fields.{key}")
         return cls(path=path, format=fmt, hub=hub, config=_get(obj, "config", str, None, where, nullable=True),
                    split=_get(obj, "split", str, "train", where), revision=_get(obj, "revision", str, None, where,
-                   nullable=True), fields=dict(fields_obj))
+                   nullable=True), fields=dict(fields_obj),
+                   min_score=float(min_score) if min_score is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         if self.generator is not None:
             return {"generator": self.generator, "split": self.split}
         if self.path is not None:
             out: dict[str, Any] = {"path": self.path, "format": self.format}
+            if self.min_score is not None:
+                out["min_score"] = self.min_score
         else:
             out = {"hub": self.hub, "config": self.config, "split": self.split, "revision": self.revision}
         if self.fields:
@@ -153,6 +169,8 @@ def _format_from_suffix(path: str) -> str | None:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
+    if ext == "tsv" and name.rsplit("/", 1)[-1].startswith("wikimatrix."):
+        return "wikimatrix"  # WikiMatrix.ar-en.tsv(.gz) as released: score, sentence, sentence, no header
     return {"jsonl": "jsonl", "json": "json", "tsv": "tsv", "csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(ext)
 
 
@@ -347,7 +365,24 @@ class EvalSpec:
                 path = f"{where}.{section}.{code}"
                 _lang_code(code, path)
                 entry = _expect_dict(entry, path)
-                _no_unknown_keys(entry, ("path", "generator") if section == "translation" else ("path",), path)
+                _no_unknown_keys(entry, ("path", "generator", "flores", "split", "flores_code")
+                                 if section == "translation" else ("path",), path)
+                if entry.get("flores") is not None:
+                    folder = entry["flores"]
+                    split = entry.get("split", "devtest")
+                    code_name = entry.get("flores_code")
+                    if not isinstance(folder, str) or not folder or "path" in entry or "generator" in entry:
+                        raise JobSpecError("give a FLORES release folder in 'flores' (and no path or generator)",
+                                           f"{path}.flores")
+                    if split not in ("dev", "devtest"):
+                        raise JobSpecError(f"a FLORES split is dev or devtest, not {split!r}", f"{path}.split")
+                    if code_name is not None and (not isinstance(code_name, str) or not code_name.replace(
+                            "_", "").isalnum()):
+                        raise JobSpecError(f"a FLORES file name such as arb_Arab, got {code_name!r}",
+                                           f"{path}.flores_code")
+                    parsed[code] = {"flores": folder, "split": split, **({"flores_code": code_name}
+                                                                         if code_name else {})}
+                    continue
                 generator = entry.get("generator")
                 if generator is not None:
                     if "path" in entry or generator not in GENERATORS:

@@ -25,8 +25,8 @@ from .generation import greedy_generate
 from .metrics import CometScorer, string_metrics
 from .prompts import qa_prompt, translation_prompt_function
 from .qa import score_qa
-from .settings import GENERATED_PREFIX, EvalSettings, resolve_eval_path
-from .sources import ParallelSet, QAItem, generated_parallel_set, read_parallel_tsv, read_qa_jsonl
+from .settings import FLORES_PREFIX, GENERATED_PREFIX, EvalSettings, resolve_eval_path
+from .sources import ParallelSet, QAItem, generated_parallel_set, read_flores, read_parallel_tsv, read_qa_jsonl
 
 Emit = Callable[..., Any]
 
@@ -170,6 +170,11 @@ def _load_sets(settings: EvalSettings, job_dir: Any) -> tuple[dict[str, Parallel
         try:
             if path.startswith(GENERATED_PREFIX):
                 parallel[lang] = generated_parallel_set(lang, limit=settings.max_segments)
+                continue
+            if path.startswith(FLORES_PREFIX):
+                where = json.loads(path[len(FLORES_PREFIX):])
+                parallel[lang] = read_flores(resolve_eval_path(where["dir"], job_dir), where["split"], lang,
+                                             where.get("code"), limit=settings.max_segments)
                 continue
             parallel[lang] = read_parallel_tsv(resolve_eval_path(path, job_dir), lang, limit=settings.max_segments)
         except EvalInputError as exc:

@@ -62,6 +62,8 @@ class EvalSettings:
 
 # A translation set made by a built-in generator ({"generator": "demo-world"}) travels as this prefix + its name.
 GENERATED_PREFIX = "generated:"
+# A FLORES release folder ({"flores": DIR, "split": "devtest"}) travels as this prefix + JSON of dir, split, code.
+FLORES_PREFIX = "flores:"
 
 
 def _path_of(entry: Any) -> str | None:
@@ -72,6 +74,11 @@ def _path_of(entry: Any) -> str | None:
     if isinstance(entry, Mapping):
         if entry.get("generator"):
             return GENERATED_PREFIX + str(entry["generator"])
+        if entry.get("flores"):
+            import json
+
+            return FLORES_PREFIX + json.dumps({"dir": str(entry["flores"]), "split": entry.get("split", "devtest"),
+                                               "code": entry.get("flores_code")})
         path = entry.get("path")
         return str(path) if path else None
     raise EvalInputError(f"an eval set must be a path or {{'path': ...}}, got {entry!r}.")

@@ -82,6 +82,43 @@ def read_parallel_tsv(path: str | Path, lang: str, *, limit: int | None = None) 
     return ParallelSet(lang=lang, english=english, foreign=foreign, path=str(path))
 
 
+# FLORES file names of a language: FLORES-200 / flores_plus (``arb_Arab``) and FLORES-101 (``ara``).
+FLORES_CODES = {
+    "en": ("eng_Latn", "eng"), "ar": ("arb_Arab", "ara"), "el": ("ell_Grek", "ell"), "hi": ("hin_Deva", "hin"),
+    "tr": ("tur_Latn", "tur"), "vi": ("vie_Latn", "vie"), "zh": ("zho_Hans", "zho_simpl"), "de": ("deu_Latn", "deu"),
+    "fr": ("fra_Latn", "fra"), "es": ("spa_Latn", "spa"), "ru": ("rus_Cyrl", "rus"), "ja": ("jpn_Jpan", "jpn"),
+    "ko": ("kor_Hang", "kor"), "sw": ("swh_Latn", "swh"), "th": ("tha_Thai", "tha"), "id": ("ind_Latn", "ind"),
+    "pt": ("por_Latn", "por"), "it": ("ita_Latn", "ita"),
+}
+
+
+def read_flores(folder: str | Path, split: str, lang: str, code: str | None = None, *,
+                limit: int | None = None) -> ParallelSet:
+    """English and ``lang`` from a FLORES release folder as published (``<folder>/<split>/<code>.<split>``, one
+    sentence a line): FLORES-200 / flores_plus names (``arb_Arab``) or FLORES-101 ones (``ara``), whichever is
+    there; ``code`` names the file for a language not in the table."""
+    folder = Path(folder)
+    if split not in ("dev", "devtest"):
+        raise EvalInputError(f"a FLORES split is dev or devtest, not {split!r}.", source=str(folder))
+
+    def find(language: str, given: str | None) -> Path:
+        names = (given,) if given else FLORES_CODES.get(language, ())
+        if not names:
+            raise EvalInputError(f"no FLORES file name is known for {language!r}; give it as flores_code "
+                                 f"(e.g. 'arb_Arab').", source=str(folder))
+        for name in names:
+            candidate = folder / split / f"{name}.{split}"
+            if candidate.is_file():
+                return candidate
+        raise EvalInputError(f"FLORES folder {folder} has no {split} file for {language} (looked for "
+                             f"{', '.join(f'{split}/{n}.{split}' for n in names)}).", source=str(folder))
+
+    pair = read_parallel_pair(find("en", None), find(lang, code), lang)
+    if limit is not None and limit > 0:
+        pair = ParallelSet(lang=lang, english=pair.english[:limit], foreign=pair.foreign[:limit], path=pair.path)
+    return pair
+
+
 def read_parallel_pair(source_path: str | Path, target_path: str | Path, lang: str) -> ParallelSet:
     """Read FLORES-style twin files (one sentence a line); their line counts must match."""
     src = Path(source_path).read_text(encoding="utf-8").splitlines()
