@@ -5,6 +5,7 @@
     linguatune-worker demo DIR       write the demo job (tiny Llama, shipped sample data) into DIR
     linguatune-worker evaluate DIR [--checkpoint STEP]   translation, QA and alignment scores of the tuned model
     linguatune-worker align DIR [--checkpoint STEP]      layer-wise alignment only
+    linguatune-worker inspect DIR [--n 5]  the first rendered training examples per source, then a summary
     linguatune-worker doctor [--json]
 
 Several ranks: ``torchrun --nproc-per-node N -m worker.cli run DIR``.
@@ -51,6 +52,56 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    """JSON lines: the first ``--n`` training examples of every source as the model will see them (prompt, target,
+    token counts, truncated or not), then one summary line per source. The mixture is built (or read) in the job's
+    own cache, so the run that follows reuses it."""
+    import json
+
+    from worker import contract
+    from worker import data as mixdata
+    from worker.model import load_tokenizer
+
+    job_dir = Path(args.job_dir)
+    try:
+        spec = contract.load_job_spec(job_dir)
+    except (contract.JobSpecError, FileNotFoundError) as exc:
+        print(f"linguatune-worker: {exc}", file=sys.stderr)
+        return 2
+    try:
+        tokenizer = load_tokenizer(spec.model, base_dir=job_dir)
+        cache = job_dir / "cache"
+        target = cache / f"mixture-{mixdata.mixture_fingerprint(spec, tokenizer, job_dir)}"
+        mixture = mixdata.load_mixture(target)
+        if mixture is None:
+            mixture = mixdata.build_mixture(spec, tokenizer, base_dir=job_dir, cache_dir=cache / "datasets")
+            mixdata.save_mixture(mixture, target)
+            mixture = mixdata.load_mixture(target)
+    except (mixdata.DataError, RuntimeError) as exc:
+        print(f"linguatune-worker: {exc}", file=sys.stderr)
+        return 2
+    ds = mixture.dataset
+    max_length = spec.train.max_length
+    sources, langs = ds["source"], ds["lang"]
+    first: dict[tuple[str, str], list[int]] = {}
+    for row, key in enumerate(zip(sources, langs)):
+        if len(first.setdefault(key, [])) < args.n:
+            first[key].append(row)
+    for row in sorted(r for rows in first.values() for r in rows):
+        example = ds[row]
+        ids, plen = example["input_ids"], example["prompt_len"]
+        truncated = len(ids) == max_length and ids[-1] != tokenizer.eos_token_id
+        print(json.dumps({
+            "source": example["source"], "lang": example["lang"],
+            "prompt": tokenizer.decode(ids[:plen], skip_special_tokens=True),
+            "target": tokenizer.decode(ids[plen:], skip_special_tokens=True),
+            "prompt_tokens": plen, "target_tokens": len(ids) - plen, "tokens": len(ids), "truncated": truncated,
+        }, ensure_ascii=False))
+    for entry in mixture.report["sources"]:
+        print(json.dumps({"summary": entry}, ensure_ascii=False))
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     import json
 
@@ -76,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     from worker.evaluation.cli import add_commands as add_evaluation_commands
 
     add_evaluation_commands(sub)
+    p = sub.add_parser("inspect", help="the first rendered training examples of each source, and a summary")
+    p.add_argument("job_dir", metavar="DIR")
+    p.add_argument("--n", type=int, default=5, help="examples per source (default 5)")
+    p.set_defaults(func=_inspect)
     p = sub.add_parser("doctor", help="report python, torch, CUDA, GPUs, disk and libraries")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--path", default=".", help="where to measure free disk space (default: here)")

@@ -124,6 +124,29 @@ def load_model_and_tokenizer(spec: ModelSpec, *, base_dir: Path | None = None):
     return model, tokenizer
 
 
+def load_tokenizer(spec: ModelSpec, *, base_dir: Path | None = None):
+    """The tokenizer a job trains with, without its model (as ``load_model_and_tokenizer`` leaves it, pad token
+    included), for looking at the data before spending GPU hours on it."""
+    if spec.tiny is not None:
+        if spec.tokenizer:
+            from worker.resources import resolve_job_path
+
+            return load_tokenizer_file(resolve_job_path(spec.tokenizer, base_dir))
+        return build_byte_tokenizer()
+    from transformers import AutoTokenizer
+
+    name = spec.tokenizer or spec.name_or_path or ""
+    if base_dir is not None and (name.startswith("./") or name.startswith("../")):
+        name = str((base_dir / name).resolve())
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=spec.trust_remote_code)
+    except Exception as exc:  # the same many types as for the model
+        raise ModelLoadError(f"the tokenizer of {name!r} could not be loaded: {_first_line(exc)}") from exc
+    if tokenizer.pad_token_id is None:
+        tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    return tokenizer
+
+
 def add_pad_token(model, tokenizer, token: str = PAD_TOKEN) -> bool:
     """Give the tokenizer a pad token when it has none: ``token`` (``<pad>``), added to the vocabulary with its
     embedding (and output row) set to the mean of the existing rows, or reused when the vocabulary already holds

@@ -108,3 +108,26 @@ def test_a_flores_entry_of_a_job_spec_reaches_the_evaluation(tmp_path):
     parallel, _qa, warnings = _load_sets(EvalSettings.from_spec(spec.eval), tmp_path)
     assert parallel["el"].english == ["One.", "Two."] and parallel["el"].foreign == ["Ένα.", "Δύο."]
     assert not [w for w in warnings if w.get("lang") == "el"]
+
+
+def test_worker_inspect_shows_the_rendered_examples_and_a_summary_per_source(tmp_path, data_dir):
+    import json
+    import subprocess
+    import sys
+
+    from tests.worker.jobkit import REPO, make_job, worker_env
+
+    job = make_job(tmp_path, "job", small_job(data_dir, max_length=300))
+    done = subprocess.run([sys.executable, "-m", "worker.cli", "inspect", str(job), "--n", "2"], cwd=REPO,
+                          env=worker_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    examples = [x for x in lines if "summary" not in x]
+    summaries = [x["summary"] for x in lines if "summary" in x]
+    assert {(x["source"], x["lang"]) for x in examples} == {(s["source"], s["lang"]) for s in summaries}
+    assert len(examples) == 2 * len(summaries)
+    first = examples[0]
+    assert first["prompt"].startswith("Below is an instruction that describes a task")
+    assert first["prompt"].endswith("### Response:") and first["tokens"] == first["prompt_tokens"] + first["target_tokens"]
+    assert any(x["truncated"] for x in examples) == any(s["truncated"] for s in summaries if s["examples"])
+    assert (job / "cache").is_dir()  # the run that follows reuses this mixture
