@@ -211,9 +211,33 @@ class TrainingRecipe:
         from worker.model import load_model_and_tokenizer
 
         torch.manual_seed(spec.train.seed)
-        self.model, self.tokenizer = load_model_and_tokenizer(spec.model, base_dir=self.job_dir)
+        pending = None
+        if spec.model.load != "full" and spec.model.tiny is None:
+            from worker import sharded_load
+
+            reason = sharded_load.why_not_sharded(spec.model)
+            if reason is None:
+                try:
+                    self.model, self.tokenizer, pending = sharded_load.build_on_meta(spec.model,
+                                                                                     base_dir=self.job_dir)
+                except RuntimeError as exc:
+                    reason = str(exc)
+            if reason is not None:
+                if spec.model.load == "sharded":
+                    raise RuntimeError(f"model.load is 'sharded' but {reason}")
+                if self.is_main:
+                    self.emit("log", level="warning", message=(
+                        f"every rank reads the whole checkpoint ({reason}): host memory peaks near "
+                        f"{self.world_size} copies of the weights while loading"))
+        if pending is None:
+            self.model, self.tokenizer = load_model_and_tokenizer(spec.model, base_dir=self.job_dir)
         self._build_data()
         self._shard()
+        if pending is not None:
+            from worker import sharded_load
+
+            self.model.to_empty(device=self.device)
+            sharded_load.load_into_shards(self.model, pending, self.device)
         self._build_optimizer()
         self._maybe_resume()
 
@@ -335,7 +359,7 @@ class TrainingRecipe:
         if self.use_cuda:
             for module in model.modules():  # rotary tables and other buffers FSDP does not manage
                 for name, buf in list(module.named_buffers(recurse=False)):
-                    if buf.device != self.device:
+                    if buf.device != self.device and buf.device.type != "meta":  # meta: filled after to_empty
                         module._buffers[name] = buf.to(self.device)
         model.train()
 

@@ -216,11 +216,15 @@ class ModelSpec:
     tokenizer: str | None = None
     attn_implementation: str = "sdpa"
     trust_remote_code: bool = False
+    # auto: straight into the FSDP shards when the checkpoint allows it (worker/sharded_load.py), else every rank
+    # reads it whole; sharded: insist; full: every rank reads the whole checkpoint (the old way).
+    load: str = "auto"
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "model") -> "ModelSpec":
         obj = _expect_dict(obj, where)
-        _no_unknown_keys(obj, ("name_or_path", "tiny", "tokenizer", "attn_implementation", "trust_remote_code"), where)
+        _no_unknown_keys(obj, ("name_or_path", "tiny", "tokenizer", "attn_implementation", "trust_remote_code",
+                               "load"), where)
         name = _get(obj, "name_or_path", str, None, where, nullable=True)
         tiny = obj.get("tiny")
         if tiny is not None:
@@ -235,8 +239,11 @@ class ModelSpec:
         attn = _get(obj, "attn_implementation", str, "sdpa", where)
         if attn not in ("sdpa", "eager", "flash_attention_2"):
             raise JobSpecError(f"unsupported attention implementation {attn!r}", f"{where}.attn_implementation")
+        load = _get(obj, "load", str, "auto", where)
+        if load not in ("auto", "sharded", "full"):
+            raise JobSpecError(f"load is auto, sharded or full, not {load!r}", f"{where}.load")
         return cls(name, tiny, _get(obj, "tokenizer", str, None, where, nullable=True), attn,
-                   _get(obj, "trust_remote_code", bool, False, where))
+                   _get(obj, "trust_remote_code", bool, False, where), load)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"attn_implementation": self.attn_implementation}
@@ -248,6 +255,8 @@ class ModelSpec:
             out["tokenizer"] = self.tokenizer
         if self.trust_remote_code:
             out["trust_remote_code"] = True
+        if self.load != "auto":
+            out["load"] = self.load
         return out
 
 
