@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from studio.cli import main
 from studio.remote.jobspec import load_preset_spec
+from tests.infra.mutations import paths, replace
 from worker.contract.jobspec import JobSpecError, load_job_spec
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
@@ -33,29 +34,8 @@ HOSTILE = st.recursive(HOSTILE_SCALARS, lambda inner: st.one_of(st.lists(inner, 
                                                                                 max_size=3)), max_leaves=6)
 
 
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            yield from _paths(value, prefix + (i,))
-
-
-def _replace(obj, path, value):
-    if not path:
-        return value
-    obj = json.loads(json.dumps(obj))
-    node = obj
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return obj
-
-
 DEMO_SPEC = load_preset_spec("demo")
-SPEC_PATHS = list(_paths(DEMO_SPEC))
+SPEC_PATHS = list(paths(DEMO_SPEC))
 
 
 @FUZZ
@@ -64,7 +44,7 @@ def test_mutated_job_specs_load_or_fail_with_a_job_spec_error(mutations):
     spec = DEMO_SPEC
     for path, value in mutations:
         try:
-            spec = _replace(spec, path, value)
+            spec = replace(spec, path, value)
         except (KeyError, IndexError, TypeError):  # an earlier mutation removed that path
             continue
     with tempfile.TemporaryDirectory() as job_dir:

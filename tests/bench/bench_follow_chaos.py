@@ -14,10 +14,8 @@ keepalive (``--keepalive`` s; profiles default to 15). Never fails on a time.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,12 +34,9 @@ def main() -> int:
     parser.add_argument("--keepalive", type=int, default=5, help="SSH keepalive of the profile, s")
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="lt-bench-chaos-"))
-    os.environ["LINGUATUNE_HOME"] = str(base / "home")
-    os.environ["LINGUATUNE_SSH_CONFIG"] = str(base / "ssh_config")
-    os.environ["LINGUATUNE_USER_KNOWN_HOSTS"] = str(base / "known_hosts")
-    os.environ.pop("SSH_AUTH_SOCK", None)
-    (base / "ssh_config").write_text("")
+    from tests.infra.bench_home import isolated_home
+
+    base = isolated_home("lt-bench-chaos-")
 
     from studio.remote.connection import open_session
     from studio.remote.follow import Follower

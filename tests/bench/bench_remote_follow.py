@@ -15,7 +15,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,12 +29,9 @@ def main() -> int:
     parser.add_argument("--latency-events", type=int, default=120)
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="lt-bench-remote-"))
-    os.environ["LINGUATUNE_HOME"] = str(base / "home")
-    os.environ["LINGUATUNE_SSH_CONFIG"] = str(base / "ssh_config")
-    os.environ["LINGUATUNE_USER_KNOWN_HOSTS"] = str(base / "known_hosts")
-    os.environ.pop("SSH_AUTH_SOCK", None)
-    (base / "ssh_config").write_text("")
+    from tests.infra.bench_home import isolated_home
+
+    base = isolated_home("lt-bench-remote-")
 
     from studio.remote.connection import open_session
     from studio.remote.follow import Follower, FollowTarget

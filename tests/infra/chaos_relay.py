@@ -2,7 +2,7 @@
 connection is throttled to ``rate`` bytes/s (server to client), and connection i suffers ``faults[i]``, a
 ``("reset", n)`` (both sockets closed with RST after n bytes reached the client) or a ``("silence", n)`` (after n
 bytes nothing more is forwarded either way, nothing is closed: a dead NAT entry or a pulled cable). Connections past
-the plan are clean. ``fault_times`` records when each fault struck (time.monotonic())."""
+the plan (or given None) are clean. ``fault_times`` records when each fault struck (time.monotonic())."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Sequence
 
 
 class ChaosRelay:
-    def __init__(self, target_port: int, faults: Sequence[tuple[str, int]], rate: float | None = None,
+    def __init__(self, target_port: int, faults: Sequence[tuple[str, int] | None], rate: float | None = None,
                  target_host: str = "127.0.0.1"):
-        for kind, _ in faults:
-            if kind not in ("reset", "silence"):
-                raise ValueError(f"unknown fault {kind!r}")
+        for fault in faults:
+            if fault is not None and fault[0] not in ("reset", "silence"):
+                raise ValueError(f"unknown fault {fault[0]!r}")
         self.target = (target_host, target_port)
         self.faults = list(faults)
         self.rate = rate

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from studio.errors import FitError, PlanFormatError
 from studio.planning.fitting import LawsFormatError, load_laws_with_evidence, load_measurements
 from studio.planning.plan import Plan, load_plan, make_plan
+from tests.infra.mutations import paths, replace
 
 VALID = json.loads(make_plan(["ar", "el", "hi"], "300k").to_json())
 
@@ -52,25 +53,7 @@ _values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_siz
                        max_leaves=12)
 
 
-def _paths(doc, prefix=()):
-    yield prefix
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(doc, list):
-        for i, value in enumerate(doc):
-            yield from _paths(value, prefix + (i,))
-
-
-PATHS = [p for p in _paths(VALID) if p]
-
-
-def _replace(doc, path, value):
-    if not path:
-        return value
-    copy = dict(doc) if isinstance(doc, dict) else list(doc)
-    copy[path[0]] = _replace(copy[path[0]], path[1:], value)
-    return copy
+PATHS = [p for p in paths(VALID) if p]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,7 +62,7 @@ def test_mutated_plans_load_or_fail_with_a_plan_format_error(mutations):
     doc = VALID
     for path, value in mutations:
         try:
-            doc = _replace(doc, path, value)
+            doc = replace(doc, path, value)
         except (KeyError, IndexError, TypeError):
             continue
     try:
