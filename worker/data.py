@@ -218,9 +218,14 @@ def _published_pairs(source: DataSource, *, lang: str, base_dir: Path, cache_dir
                             f"WikiMatrix.<l1>-<l2>.tsv with en as one of them); set fields.source to 'first' or "
                             f"'second'", f"{where}.fields")
         tgt_col = "second" if src_col == "first" else "first"
+        if order and order[0 if tgt_col == "first" else 1] != lang:
+            raise DataError(f"{path.name} holds {order[0]}-{order[1]} pairs, not {lang}", f"{where}.path")
         ds = datasets.load_dataset("csv", data_files=str(path), split="train", cache_dir=str(cache_dir),
                                    delimiter="\t", quoting=3, column_names=["score", "first", "second"],
-                                   keep_default_na=False)
+                                   keep_default_na=False,
+                                   features=datasets.Features({"score": datasets.Value("float64"),
+                                                               "first": datasets.Value("string"),
+                                                               "second": datasets.Value("string")}))
         if source.min_score is not None:
             floor = float(source.min_score)
             ds = ds.filter(lambda b: [float(v) >= floor for v in b["score"]], batched=True,
@@ -235,13 +240,35 @@ def _published_pairs(source: DataSource, *, lang: str, base_dir: Path, cache_dir
         if twin is None:
             raise DataError(f"the Moses twin file {candidates[0]} does not exist (a moses source names the common "
                             f"prefix of its .{ENGLISH} and .{lang} files)", f"{where}.path")
-        twins.append(datasets.load_dataset("text", data_files=str(twin), split="train", cache_dir=str(cache_dir),
-                                           keep_linebreaks=False))
-    if len(twins[0]) != len(twins[1]):
-        raise DataError(f"the Moses twin files of {path.name} differ in length ({len(twins[0]):,} {ENGLISH} lines, "
-                        f"{len(twins[1]):,} {lang} lines): they are not aligned", f"{where}.path")
-    return datasets.concatenate_datasets([twins[0].rename_column("text", "src"),
-                                          twins[1].rename_column("text", "tgt")], axis=1)
+        twins.append(twin)
+    counts = [_count_lines(twin) for twin in twins]
+    if counts[0] != counts[1]:
+        raise DataError(f"the Moses twin files of {path.name} differ in length ({counts[0]:,} {ENGLISH} lines, "
+                        f"{counts[1]:,} {lang} lines): they are not aligned", f"{where}.path")
+
+    def pairs():
+        with _open_text(twins[0]) as en, _open_text(twins[1]) as xx:
+            for src, tgt in zip(en, xx):
+                yield {"src": src.rstrip("\n").strip(), "tgt": tgt.rstrip("\n").strip()}
+
+    # Streamed into Arrow in the cache (an OPUS corpus may have millions of lines); split on "\n" only, as Moses
+    # files are: a stray carriage return inside a line must not shift every pair after it.
+    return datasets.Dataset.from_generator(pairs, cache_dir=str(cache_dir),
+                                           features=datasets.Features({"src": datasets.Value("string"),
+                                                                       "tgt": datasets.Value("string")}))
+
+
+def _open_text(path: Path):
+    import gzip
+
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="\n")
+    return open(path, encoding="utf-8", newline="\n")
+
+
+def _count_lines(path: Path) -> int:
+    with _open_text(path) as fh:
+        return sum(1 for _ in fh)
 
 
 def _dedupe(ds, columns: tuple[str, ...]):

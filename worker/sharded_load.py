@@ -52,27 +52,34 @@ def checkpoint_files(folder: Path) -> dict[str, Path] | None:
     return None
 
 
-def model_folder(name: str) -> Path | None:
-    """A local folder holding the model's files: ``name`` itself, or its snapshot in the Hugging Face cache
-    (fetched there when the hub can be reached; ``linguatune hosts prepare`` fills it beforehand)."""
+def model_folder(name: str, base_dir: Path | None = None) -> Path | None:
+    """A local folder holding the model's files: ``name`` itself (``./x`` from the job directory, as the plain path
+    takes it), or its snapshot in the Hugging Face cache (fetched there when the hub can be reached)."""
+    if base_dir is not None and (name.startswith("./") or name.startswith("../")):
+        name = str((base_dir / name).resolve())
     if os.path.isdir(name):
         return Path(name)
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.model"]))
+        return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.model",
+                                                            "*.txt", "*.tiktoken"]))
     except Exception:  # offline, unknown name, no access: the plain path reports it in its own words
         return None
 
 
-def why_not_sharded(spec) -> str | None:
+def why_not_sharded(spec, base_dir: Path | None = None) -> str | None:
     """None when ``spec`` (a ModelSpec) can be loaded straight into shards, else the reason it cannot."""
     if spec.tiny is not None:
         return "a tiny model is built, not loaded"
     if spec.trust_remote_code:
         return "a model with remote code"
-    folder = model_folder(spec.name_or_path or "")
-    if folder is None or checkpoint_files(folder) is None:
+    folder = model_folder(spec.name_or_path or "", base_dir)
+    try:
+        files = checkpoint_files(folder) if folder is not None else None
+    except (OSError, ValueError, KeyError) as exc:
+        return f"its safetensors index could not be read ({exc})"
+    if files is None:
         return "the checkpoint has no safetensors files"
     return None
 
@@ -83,16 +90,22 @@ def build_on_meta(spec, *, base_dir: Path | None = None):
 
     from worker.model import PAD_TOKEN
 
-    folder = model_folder(spec.name_or_path or "")
+    folder = model_folder(spec.name_or_path or "", base_dir)
     if folder is None:
         raise RuntimeError(f"the model {spec.name_or_path!r} has no local folder")
-    files = checkpoint_files(folder)
-    config = AutoConfig.from_pretrained(str(folder))
-    config.use_cache = False
-    tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer or str(folder))
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32,
-                                                 attn_implementation=spec.attn_implementation)
+    try:
+        files = checkpoint_files(folder)
+        config = AutoConfig.from_pretrained(str(folder))
+        config.use_cache = False
+        tokenizer_name = spec.tokenizer or str(folder)
+        if base_dir is not None and (tokenizer_name.startswith("./") or tokenizer_name.startswith("../")):
+            tokenizer_name = str((base_dir / tokenizer_name).resolve())
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32,
+                                                     attn_implementation=spec.attn_implementation)
+    except Exception as exc:  # transformers raises OSError, ValueError, KeyError... for one cause: the plain path
+        raise RuntimeError(f"the model could not be built on the meta device ({type(exc).__name__}: {exc})") from exc
     pending = PendingWeights(files)
     if tokenizer.pad_token_id is None:
         old = model.get_input_embeddings().weight.shape[0]
@@ -138,7 +151,9 @@ class _SafetensorsRows:
 
     def rows(self, key: str, first: int, stop: int) -> torch.Tensor:
         entry = self.header[key]
-        dtype = _DTYPES[entry["dtype"]]
+        dtype = _DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise RuntimeError(f"the checkpoint tensor {key} has a dtype this loader does not read ({entry['dtype']})")
         shape = entry["shape"]
         row_items = 1
         for n in shape[1:]:
@@ -179,6 +194,12 @@ def load_into_shards(model, pending: PendingWeights, device) -> None:
                 raise RuntimeError(f"the checkpoint has no tensor for {name}")
             local, start = _local_rows(param)
             rows_in_file = pending.added_rows.get(name)
+            stored = reader(pending.files[key]).shape(key)
+            expected = list(param.shape)
+            if rows_in_file is not None and expected:
+                expected[0] = rows_in_file
+            if stored != expected:
+                raise RuntimeError(f"the checkpoint tensor {key} has shape {stored}, the model expects {expected}")
             stop = start + (local.shape[0] if local.dim() else 1)
             available = min(stop, rows_in_file) if rows_in_file is not None else stop
             if available > start and local.numel():
@@ -207,9 +228,10 @@ def load_into_shards(model, pending: PendingWeights, device) -> None:
                     continue
                 full = f"{module_name}.{buffer_name}" if module_name else buffer_name
                 key = _key_for(full, pending.files)
-                if key is not None:
-                    rows = reader(pending.files[key]).shape(key)[0] if reader(pending.files[key]).shape(key) else 1
-                    buffer.copy_(reader(pending.files[key]).rows(key, 0, rows).view(buffer.shape))
+                if key is None:
+                    raise RuntimeError(f"the checkpoint has no tensor for the buffer {full}")
+                rows = reader(pending.files[key]).shape(key)[0] if reader(pending.files[key]).shape(key) else 1
+                buffer.copy_(reader(pending.files[key]).rows(key, 0, rows).view(buffer.shape))
     finally:
         for one in readers.values():
             one.close()

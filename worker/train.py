@@ -215,7 +215,7 @@ class TrainingRecipe:
         if spec.model.load != "full" and spec.model.tiny is None:
             from worker import sharded_load
 
-            reason = sharded_load.why_not_sharded(spec.model)
+            reason = sharded_load.why_not_sharded(spec.model, self.job_dir)
             if reason is None:
                 try:
                     self.model, self.tokenizer, pending = sharded_load.build_on_meta(spec.model,

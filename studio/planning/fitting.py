@@ -20,8 +20,9 @@ pooled over languages (their own fits' residual degrees of freedom, or one fit s
 languages, whichever has more: a 3-point law through 3 points has none of its own), or a measurement's own sampling
 error where that is larger or nothing could be pooled. With 5+ languages measured at 3+ sizes the replicates are
 posterior draws under a population (empirical Bayes) prior fitted to those languages: their exponents (log b; ln x0
-for the log form) normal with unknown mean and spread, their ceilings and amplitudes normal (a few EM steps, robust
-to the amplitude's heavy tails), and a noise scale on the pooled sd, since a sd pooled from a shared-exponent fit
+for the log form) normal with unknown mean and spread and, when at least half the languages have 3+ sizes, their
+ceilings and amplitudes normal (a few EM steps, robust to the amplitude's heavy tails) and a noise scale on the
+pooled sd (otherwise the pooled variance is redrawn from its chi-square), since a sd pooled from a shared-exponent fit
 also holds that fit's lack of fit. The hyperparameters are averaged over their posterior, not set to their best
 values: with noisy pilots the best spread collapses towards 0 and shrinks every language onto one exponent. Each
 language's exponent is drawn from its marginal likelihood on a grid (ceiling and amplitude integrated out) times
@@ -742,17 +743,18 @@ def _calibrate(results: dict[str, FitResult], groups: list[tuple[_GroupFit, list
     form = groups[0][0].form
     rich = [code for code, r in results.items() if r.sizes >= PARAMETERS_PER_LAW]
     if len(rich) >= POPULATION_MIN_LANGUAGES:
-        # Most languages rich: ceiling and amplitude get their population prior too (EM), and a pooled or assumed
-        # noise is rescaled by its posterior. Mostly two-point languages: those priors would rest on the few rich
-        # ones (bands covered 74-78% at 95% in the benchmark, gains came out 4 points low), so the exponent's prior
-        # alone, with the pooled variance redrawn from its chi-square.
+        # At least half the languages rich: ceiling and amplitude get their population prior too (EM), and a pooled
+        # or assumed noise is rescaled by its posterior. Mostly two-point languages: those priors would rest on the
+        # few rich ones (bands covered 74-78% at 95% in the benchmark, gains came out 4 points low), so the
+        # exponent's prior alone, with the pooled variance redrawn from its chi-square.
         full = 2 * len(rich) >= len(results)
         scales = NOISE_SCALES if full and (sigma is not None or not every_se) else np.ones(1)
         x_all = np.array([m.pairs for r in results.values() for m in r.points], dtype=float)
         x_ref = float(np.exp(np.mean(np.log(x_all))))
         grid = form.grid(x_all / x_ref)
         prior = None  # the profile likelihood at first, then p and q under their population prior (EM)
-        for _ in range(POPULATION_EM_STEPS + 1 if full else 1):
+        steps = POPULATION_EM_STEPS + 1 if full else 1
+        for step in range(steps):
             loglik = np.array([_language_loglik(form, results[code].points, noise_of[code], prior, scales, x_ref,
                                                 grid) for code in rich]).swapaxes(0, 1)
             log_prior, kappa = _population_prior(form, grid, loglik, scales, bootstrap, rng)
@@ -764,7 +766,8 @@ def _calibrate(results: dict[str, FitResult], groups: list[tuple[_GroupFit, list
             drawn = {code: _posterior_replicates(form, result.points, noise_of[code], log_prior, kappa,
                                                  prior if code in rich else None, rng, x_ref, grid)
                      for code, result in results.items()}
-            prior = _update_linear_prior([drawn[code][1:] for code in rich]) if full else None
+            if full and step + 1 < steps:
+                prior = _update_linear_prior([drawn[code][1:] for code in rich])
         what = "exponent, ceiling and amplitude" if full else "exponent"
         for code, result in results.items():
             _store(result, drawn[code][0], noise_of[code], source_of[code] + f"; {what} under a population prior "

@@ -169,7 +169,13 @@ class LocalSession(Session):
                                     stdout=subprocess.PIPE, stderr=err)
             proc.stdin.write(stdin or b"")
             proc.stdin.close()
-            timer = threading.Timer(timeout, proc.kill) if timeout else None
+            expired = threading.Event()
+
+            def expire():
+                expired.set()
+                proc.kill()
+
+            timer = threading.Timer(timeout, expire) if timeout else None
             if timer:
                 timer.start()
             out = []
@@ -179,10 +185,14 @@ class LocalSession(Session):
                     out.append(line)
                     on_line(line.rstrip("\n"))
                 status = proc.wait()
+            except BaseException:
+                proc.kill()  # the callback failed (or an interrupt): the command must not run on unattended
+                proc.wait()
+                raise
             finally:
                 if timer:
                     timer.cancel()
-            if timer and not timer.is_alive() and status < 0:
+            if expired.is_set():
                 raise socket.timeout(f"command timed out after {timeout} s")
             err.seek(0)
             return CommandResult(status, "".join(out), err.read().decode(errors="replace"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio import __version__
-from studio.remote.connection import Session
+from studio.remote.connection import Session, shell_path
 from studio.remote.errors import DeployError
 from studio.remote.hosts import HostProfile
 
@@ -132,7 +132,7 @@ def doctor(profile: HostProfile, session: Session) -> DoctorReport:
     report = DoctorReport(profile.name)
     python = profile.remote_python
     partitions = profile.slurm_partition if profile.launcher == "slurm" else ""
-    result = session.run(f"{shlex.quote(python)} -c {shlex.quote(_PROBE)} {shlex.quote(profile.work_root)} "
+    result = session.run(f"{shell_path(python)} -c {shlex.quote(_PROBE)} {shlex.quote(profile.work_root)} "
                          f"{shlex.quote(','.join(WORKER_MODULES))} {shlex.quote(partitions or '')}", timeout=180)
     if result.status != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -274,7 +274,7 @@ _PIP_PROGRESS = ("Collecting ", "Downloading ", "Installing collected packages",
 
 
 def _torch_version(session: Session, python: str) -> str | None:
-    got = session.run(f"{shlex.quote(python)} -c 'import torch; print(torch.__version__)' 2>/dev/null", timeout=180)
+    got = session.run(f"{shell_path(python)} -c 'import torch; print(torch.__version__)' 2>/dev/null", timeout=180)
     return got.stdout.strip().splitlines()[-1] if got.status == 0 and got.stdout.strip() else None
 
 
@@ -298,7 +298,7 @@ def deploy(profile: HostProfile, session: Session, *, with_deps: bool = False, w
         if probe.status != 0:
             flag = " --system-site-packages" if system_site_packages else ""
             say(f"creating the venv {venv}{' (seeing the system packages)' if system_site_packages else ''}")
-            session.run_checked(f"{shlex.quote(profile.python)} -m venv{flag} {shlex.quote(venv)}",
+            session.run_checked(f"{shell_path(profile.python)} -m venv{flag} {shlex.quote(venv)}",
                                 f"creating the venv {venv}", timeout=300)
             created = True
         python = venv + "/bin/python"
@@ -323,8 +323,11 @@ def deploy(profile: HostProfile, session: Session, *, with_deps: bool = False, w
             if text.startswith("Successfully installed"):
                 installed.extend(text.split()[2:])
 
-        result = session.run(f"{shlex.quote(python)} -m pip install --progress-bar off {args}", timeout=timeout,
-                             on_line=line)
+        try:
+            result = session.run(f"{shell_path(python)} -m pip install --progress-bar off {args}",
+                                 timeout=timeout, on_line=line)
+        except (TimeoutError, OSError) as exc:  # socket.timeout is a TimeoutError
+            raise DeployError(f"{what} on {session.host_label} did not finish within {timeout:g} s ({exc}).") from None
         if result.status != 0:
             reason = next((l for l in reversed(result.stderr.strip().splitlines()) if l.startswith("ERROR")),
                           (result.stderr.strip().splitlines() or ["no output"])[-1])
@@ -365,7 +368,7 @@ def deploy(profile: HostProfile, session: Session, *, with_deps: bool = False, w
         present = _torch_version(session, python)
         note = note or (f"installed torch {present}" if present else "")
     version = session.run_checked(
-        f"{shlex.quote(python)} -c 'import worker; print(worker.__version__)'", "importing the installed worker"
+        f"{shell_path(python)} -c 'import worker; print(worker.__version__)'", "importing the installed worker"
     ).stdout.strip()
     if version != __version__:
         raise DeployError(f"The host still imports worker {version}, not {__version__}, after installing.")

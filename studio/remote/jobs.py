@@ -11,6 +11,7 @@ from studio.remote.connection import Session
 from studio.remote.errors import RemoteError
 from studio.remote.launch import CANCEL_FILE, LAUNCH_SCRIPT
 from studio.remote.registry import JobRecord
+from studio.remote.secrets import SECRETS_FILE
 from worker.contract import EVAL_DIR, EVENTS_FILE, EXIT_CODE_FILE, FINAL_DIR, JOB_FILE, LOGS_DIR, PID_FILE, STATUS_FILE
 
 
@@ -19,7 +20,8 @@ def cancel_command(job: JobRecord, grace_s: float = 10.0) -> str:
     q = shlex.quote(job.remote_dir)
     mark = f"cd {q} || {{ echo missing; exit 3; }}; date +%s > {CANCEL_FILE}; "
     if job.launcher == "slurm":
-        return mark + f"scancel {shlex.quote(str(job.slurm_job_id))} && echo scancelled"
+        # A job still pending has not read (and deleted) its secrets file yet: it goes now.
+        return mark + (f"scancel {shlex.quote(str(job.slurm_job_id))} && rm -f {SECRETS_FILE} && echo scancelled")
     steps = max(1, int(grace_s / 0.2))
     # SIGTERM goes to the wrapper's process group (the wrapper is a session leader: its pid is the group of the job,
     # torchrun included); torchrun forwards it to the ranks. torch starts every rank in a session of its own, so the

@@ -123,11 +123,12 @@ def slurm_worker_command(profile: HostProfile, job_dir: str, nproc_per_node: int
         "--nproc-per-node", str(nproc), "--rdzv-backend", "c10d",
     ]
     tail = ["-m", "worker.cli", "run", job_dir]
-    probe = shlex.join([profile.remote_python, "-c", _FREE_PORT])
+    probe = shell_join([profile.remote_python, "-c", _FREE_PORT])
     return (
-        f"port=$({probe}) || {{ echo 'no free port for the rendezvous on the head node' >&2; exit 98; }}\n"
-        "srun --ntasks-per-node=1 --kill-on-bad-exit=1 " + shlex.join(argv)
-        + ' --rdzv-id "lt-$SLURM_JOB_ID" --rdzv-endpoint "$head:$port" ' + shell_join(tail)
+        f"if port=$({probe}); then\n"
+        "srun --ntasks-per-node=1 --kill-on-bad-exit=1 " + shell_join(argv)
+        + ' --rdzv-id "lt-$SLURM_JOB_ID" --rdzv-endpoint "$head:$port" ' + shell_join(tail) + "\n"
+        "else echo 'no free port for the rendezvous on the head node' >&2; false; fi"
     )
 
 
@@ -272,6 +273,7 @@ def launch(request: LaunchRequest, session: Session, *, registry=None, wait_for_
         starter = "sbatch" if plan.launcher == "slurm" else "the launcher"
         raise RemoteError(f"Job {plan.job_id} did not start: {starter} said {reason.strip()!r}; its folder was "
                           f"removed from {session.host_label}.")
+    if plan.launcher == "slurm":
         session.write_bytes(f"{plan.job_dir}/{SLURM_ID_FILE}", (slurm_id + "\n").encode())
     else:
         pid = _wait_for_pid(session, plan.job_dir, wait_for_pid_s)

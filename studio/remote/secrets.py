@@ -2,8 +2,8 @@
 hosts.json, never on a command line.
 
 A profile lists the *names* of its secret variables (``secret_env``); the values live in the keyring under
-``env:<profile>:<NAME>``. A variable given with a value whose name looks like a secret (TOKEN, KEY, SECRET,
-PASSWORD, PASSWD, CREDENTIAL, AUTH) is moved there when the profile is saved. At launch the values travel in a
+``env:<profile>:<NAME>``. A variable given with a value whose name looks like a secret (a part TOKEN, KEY, SECRET,
+PASSWORD, PASSWD, CREDENTIAL(S) or AUTH) is moved there when the profile is saved. At launch the values travel in a
 0600 file inside the job's 0700 directory, written over SFTP (the file's contents, not an argument), which the
 job's script sources into its environment and deletes before the worker starts, so no ``ps`` on the host ever
 shows them. Commands the studio runs on the host (doctor, follow, cancel) get the plain variables only.
@@ -19,7 +19,9 @@ from studio.remote.errors import HostProfileError
 
 KEYRING_SERVICE = "linguatune"
 SECRETS_FILE = "secrets.env"
-_SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+# Whole parts of the name (split at "_"): HF_TOKEN, WANDB_API_KEY, AWS_SECRET_ACCESS_KEY, but not
+# TOKENIZERS_PARALLELISM or KEYRING_BACKEND.
+_SECRET_NAME = re.compile(r"(^|_)(TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)(_|$)", re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:

@@ -91,8 +91,9 @@ def expand_includes(path: Path, base: Path, depth: int = 0) -> str:
             for match in sorted(glob.glob(pattern)):
                 if os.path.isfile(match):
                     out.append(expand_includes(Path(match), base, depth + 1))
-        if block is not None:
-            out.append(block)
+        # OpenSSH returns to the outer context after an Include: the enclosing block, or the top level (Host *),
+        # so what follows never falls into a block the included file ended in.
+        out.append(block if block is not None else "Host *")
     return "\n".join(out)
 
 

@@ -24,6 +24,15 @@ def test_every_worker_dependency_is_imported_and_a_gpu_profile_needs_cuda(truste
     assert checks["deps"].ok and checks["deps"].detail == f"all {len(WORKER_MODULES)} worker dependencies import"
     assert set(report.facts["deps"]) == set(WORKER_MODULES)
     assert "cuda" not in checks  # a CPU profile asks for no GPU
+    # A python (or venv) written with ~ runs from the home folder ('~/...' in quotes would not).
+    import os
+    import sys
+
+    home = os.path.expanduser("~")
+    if sys.executable.startswith(home + "/"):
+        tilde = HostProfile(**{**ssh_profile.to_dict(), "python": "~" + sys.executable[len(home):]})
+        _, checks = _checks(tilde)
+        assert checks["python"].ok, checks["python"].detail
     gpu = HostProfile(**{**ssh_profile.to_dict(), "gpus_per_node": 8})
     report, checks = _checks(gpu)
     assert not report.ok and not checks["cuda"].ok

@@ -109,13 +109,15 @@ def test_include_pulls_in_other_config_files_as_openssh_does(sshd, isolated_ssh_
     (conf_d / "20-jump.conf").write_text("Host other\n  Include nested/*.conf\n  User someone\n")
     (conf_d / "nested").mkdir()
     (conf_d / "nested" / "x.conf").write_text("ConnectTimeout 3\n")
-    (isolated_ssh_files / "config").write_text("Include conf.d/*.conf ~/does-not-exist/*\n")
+    (isolated_ssh_files / "config").write_text("Include conf.d/*.conf ~/does-not-exist/*\nConnectTimeout 7\n")
     HostStore().add(HostProfile(name="inc", host="incbox", python=sys.executable, gpus_per_node=0))
     with open_session(HostStore().get("inc")) as session:
         assert session.run("echo hi").stdout.strip() == "hi"
     # An Include inside a Host block stays inside it: `User someone` still belongs to `Host other`.
     config = load_ssh_config()
     assert config.lookup("other")["user"] == "someone" and "user" not in config.lookup("elsewhere")
+    # After a top-level Include, options are global again (not part of the last Host block the file opened).
+    assert config.lookup("elsewhere")["connecttimeout"] == "7"
     # A loop is one sentence, not a RecursionError.
     (isolated_ssh_files / "config").write_text("Include config\n")
     with pytest.raises(HostProfileError, match="nested more than 16 deep"):

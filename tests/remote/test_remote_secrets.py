@@ -52,6 +52,16 @@ def test_a_secret_given_with_env_goes_to_the_keyring_not_hosts_json(memory_keyri
     assert memory_keyring.secrets == {}
 
 
+def test_secret_names_are_told_by_whole_name_parts():
+    from studio.remote.secrets import is_secret_name
+
+    for name in ("HF_TOKEN", "WANDB_API_KEY", "AWS_SECRET_ACCESS_KEY", "HUGGING_FACE_HUB_TOKEN", "DB_PASSWORD",
+                 "GOOGLE_APPLICATION_CREDENTIALS", "NGC_AUTH", "token"):
+        assert is_secret_name(name), name
+    for name in ("TOKENIZERS_PARALLELISM", "KEYRING_BACKEND", "HF_HOME", "OMP_NUM_THREADS", "MONKEY"):
+        assert not is_secret_name(name), name
+
+
 def test_hosts_secret_env_reads_the_value_from_stdin_and_forgets_it(memory_keyring, monkeypatch, capsys):
     import io
 

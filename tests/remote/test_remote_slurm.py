@@ -45,6 +45,8 @@ def test_slurm_job_runs_to_completion(trusted, slurm_profile, work_root):
         job = launch(LaunchRequest(slurm_profile, {}, languages=["vi"], worker_argv=fake_worker_argv(25, 0.02)),
                      session, registry=registry)
     assert job.slurm_job_id and job.slurm_job_id.isdigit()
+    assert (work_root / job.job_id / "slurm_job_id").read_text().strip() == job.slurm_job_id
+    assert job.pid is None
     events, updates = [], []
     for update in Follower(registry.get(job.job_id), lambda: open_session(slurm_profile), registry=registry,
                            liveness_every_s=0.5):

@@ -131,3 +131,15 @@ def test_worker_inspect_shows_the_rendered_examples_and_a_summary_per_source(tmp
     assert first["prompt"].endswith("### Response:") and first["tokens"] == first["prompt_tokens"] + first["target_tokens"]
     assert any(x["truncated"] for x in examples) == any(s["truncated"] for s in summaries if s["examples"])
     assert (job / "cache").is_dir()  # the run that follows reuses this mixture
+
+
+def test_moses_lines_split_on_newlines_only_and_wikimatrix_names_its_languages(tmp_path):
+    # A stray carriage return inside a Moses line (common in scraped text) must not shift every pair after it.
+    (tmp_path / "c.ar-en.en").write_bytes("one\rand a half\ntwo\n".encode())
+    (tmp_path / "c.ar-en.ar").write_bytes("واحد\nاثنان\n".encode())
+    ds = load_source(_source({"path": str(tmp_path / "c.ar-en"), "format": "moses"}), kind="pairs", lang="ar",
+                     base_dir=tmp_path, cache_dir=tmp_path / "c", where="w")
+    assert list(zip(ds["src"], ds["tgt"])) == [("one\rand a half", "واحد"), ("two", "اثنان")]
+    with pytest.raises(DataError, match="holds ar-en pairs, not zh"):
+        load_source(DataSource.from_dict({"path": str(_wikimatrix(tmp_path))}, "data.pairs.zh", PAIR_FIELDS),
+                    kind="pairs", lang="zh", base_dir=tmp_path, cache_dir=tmp_path / "c2", where="w")
