@@ -13,6 +13,7 @@ import socket
 import stat as statmod
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -162,8 +163,6 @@ class LocalSession(Session):
             )
             return CommandResult(proc.returncode, proc.stdout.decode(errors="replace"),
                                  proc.stderr.decode(errors="replace"))
-        import threading
-
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(["sh", "-c", env_prefix(self.env) + command], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=err)
@@ -246,6 +245,20 @@ class LocalSession(Session):
 # logging configured Python prints that on stderr, in the middle of `follow`'s output, which already says that the
 # link dropped and why. A handler of the application's own (logging configured by a user) still receives it.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+def _quiet_prefetch_hook(previous):
+    """A link that dies under a prefetching SFTP read also ends paramiko's prefetch thread with EOFError; the
+    follower already reports (and recovers from) the drop, so that thread's traceback is not printed."""
+    def hook(args):
+        if "_prefetch_thread" in (args.thread.name if args.thread else "") and issubclass(
+                args.exc_type, (EOFError, OSError, paramiko.SSHException)):
+            return
+        previous(args)
+    return hook
+
+
+threading.excepthook = _quiet_prefetch_hook(threading.excepthook)
 
 # What a failing link raises under an SFTP read: a silence past the limit, a reset, a transport that died.
 LINK_ERRORS = (socket.timeout, TimeoutError, EOFError, ConnectionError, paramiko.SSHException)
