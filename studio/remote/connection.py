@@ -32,7 +32,7 @@ from studio.remote.errors import (
 )
 from studio.remote.hosts import HostProfile
 from studio.remote.knownhosts import VerifyingHostKeyPolicy, fingerprint, host_entry_name, host_keys_for
-from studio.remote.secrets import KEYRING_SERVICE, plain_env
+from studio.remote.secrets import keyring_get, keyring_set, plain_env
 from studio.remote.sshconfig import SSHTarget, jump_chain, load_ssh_config, resolve_profile
 
 # Errors after which a follower reconnects (the network, the server or the channel went away).
@@ -431,23 +431,13 @@ class SSHSession(Session):
 
 
 def _keyring_secret(kind: str, ident: str) -> str | None:
-    try:
-        import keyring
-        from keyring.errors import KeyringError
-    except ImportError:
-        return None
-    try:
-        return keyring.get_password(KEYRING_SERVICE, f"{kind}:{ident}")
-    except (KeyringError, RuntimeError):
-        return None
+    return keyring_get(f"{kind}:{ident}")
 
 
 def store_secret(kind: str, ident: str, secret: str) -> None:
     """Put a key passphrase (``kind='passphrase'``, ident = key path) or password (``'password'``, ident =
     ``user@host:port``) in the system keyring, for profiles with ``use_keyring``. Never written to a file."""
-    import keyring
-
-    keyring.set_password(KEYRING_SERVICE, f"{kind}:{ident}", secret)
+    keyring_set(f"{kind}:{ident}", secret, f"the {kind}")
 
 
 def _connect_one(target: SSHTarget, sock=None) -> paramiko.SSHClient:

@@ -47,26 +47,34 @@ def _keyring():
     return keyring
 
 
+def keyring_get(ident: str) -> str | None:
+    """The keyring's value under ``ident`` (this service), or None when it has none or there is no keyring."""
+    try:
+        return _keyring().get_password(KEYRING_SERVICE, ident)
+    except Exception:  # an unavailable keyring reads as "not there"; the caller names what is missing
+        return None
+
+
+def keyring_set(ident: str, value: str, what: str) -> None:
+    """Store ``value`` under ``ident``; one sentence naming ``what`` when the keyring refuses."""
+    keyring = _keyring()
+    try:
+        keyring.set_password(KEYRING_SERVICE, ident, value)
+    except Exception as exc:  # keyring backends raise their own types (no backend: NoKeyringError)
+        raise HostProfileError(f"The system keyring refused to store {what} ({type(exc).__name__}: {exc}); it "
+                               f"was not saved anywhere.", field="keyring") from None
+
+
 def store(profile: str, name: str, value: str) -> None:
     """Put one secret variable's value in the keyring; one sentence if the keyring refuses."""
     if not value:
         raise HostProfileError(f"An empty value for {name} was not stored.", field=f"secret_env.{name}")
-    keyring = _keyring()
-    try:
-        keyring.set_password(KEYRING_SERVICE, _ident(profile, name), value)
-    except Exception as exc:  # keyring backends raise their own types (no backend: NoKeyringError)
-        raise HostProfileError(
-            f"{name} looks like a secret and the system keyring refused it ({type(exc).__name__}: {exc}); "
-            f"it was not saved anywhere.", field=f"secret_env.{name}") from None
+    keyring_set(_ident(profile, name), value, f"{name}, named like a secret,")
 
 
 def fetch(profile: str, name: str) -> str | None:
     """A secret variable's value, or None when the keyring has none (or there is no keyring)."""
-    try:
-        keyring = _keyring()
-        return keyring.get_password(KEYRING_SERVICE, _ident(profile, name))
-    except Exception:  # an unavailable keyring reads as "not there"; the caller names what is missing
-        return None
+    return keyring_get(_ident(profile, name))
 
 
 def forget(profile: str, name: str) -> None:

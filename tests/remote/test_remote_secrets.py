@@ -86,7 +86,7 @@ def test_without_a_keyring_a_secret_is_refused_and_nothing_is_written(capsys):
     finally:
         keyring.set_keyring(previous)
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "HF_TOKEN looks like a secret and the system keyring refused it" in err[0]
+    assert len(err) == 1 and "The system keyring refused to store HF_TOKEN, named like a secret," in err[0]
     assert not HostStore().path.exists()
 
 
