@@ -647,13 +647,20 @@ def verdict(comparison: Comparison) -> str:
     if diff["measured"] is None:
         return "The comparison has no measured totals yet."
     measured, se, predicted = diff["measured"], diff["se"], diff["predicted"]
-    noise = f" ± {se:.1f} (1 s.e.)" if se is not None else ""
+    noise = f" ± {se:.1f} (1 s.e. of test-set sampling; one training seed adds its own noise)" if se is not None \
+        else ""
     if se is not None and abs(measured) <= 2 * se:
-        call = "within the noise (|difference| <= 2 s.e.)"
+        call = "not distinguishable from uniform (|difference| <= 2 s.e.)"
     elif measured > 0:
         call = "the optimised plan measured better"
     else:
         call = "the uniform split measured better"
+    # Against the prediction too: "within the noise" of zero can still be far from what the plan promised.
+    if se is not None and abs(measured - predicted) > 2 * se:
+        side = "below" if measured < predicted else "above"
+        call += f", and {abs(measured - predicted):.1f} {side} the prediction (more than 2 s.e.)"
+    elif se is not None:
+        call += ", and consistent with the prediction"
     return (f"Optimised minus uniform: measured {measured:+.1f}{noise} {comparison.metric} summed over languages, "
             f"predicted {predicted:+.1f}; {call}.")
 

@@ -110,9 +110,15 @@ def test_comparison_totals_difference_and_verdict():
     diff = comparison.difference()
     assert diff["predicted"] == pytest.approx(3.0) and diff["measured"] == pytest.approx(1.0)
     assert diff["se"] == pytest.approx(2.0)
-    assert "within the noise" in calibrate.verdict(comparison)
+    said = calibrate.verdict(comparison)
+    assert "not distinguishable from uniform" in said and "consistent with the prediction" in said
     opt.measured["a"] = 62.0
     assert "optimised plan measured better" in calibrate.verdict(comparison)
+    # Measured -2.2 ± 1 against a predicted +3: indistinguishable from zero is not "as predicted".
+    opt.measured["a"], opt.measured["b"] = 54.0, 41.8
+    said = calibrate.verdict(comparison)
+    assert "measured -2.2" in said and "5.2 below the prediction (more than 2 s.e.)" in said
+    opt.measured["a"], opt.measured["b"] = 62.0, 41.0
     rows = comparison.table()
     assert rows[-1][0] == "total" and rows[0][3] == "62.0 ± 1.0"
     assert comparison.to_dict()["difference"]["measured"] == pytest.approx(5.0)
